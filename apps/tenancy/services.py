@@ -1,0 +1,334 @@
+"""Every change to tenants, accounts, projects, members and roles: atomic, validated,
+permission-checked and audited in the same transaction."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connections, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps import audit
+from apps.tenancy.models import (
+    Environment,
+    Membership,
+    Project,
+    Role,
+    RoleAssignment,
+    RoleKind,
+    RoleType,
+    Tenant,
+    TenantRoleAssignment,
+    TenantRoleName,
+    validate_identifier,
+)
+from apps.tenancy.roles import (
+    ADMIN,
+    ADMIN_ROLE_NAMES,
+    BUILTIN_ROLE_PRIVILEGES,
+    SUPER_ADMINISTRATOR,
+    Capability,
+    WorkspaceRole,
+    workspace_role_privileges,
+)
+from apps.tenancy.selectors import project_capabilities, tenant_roles_of
+
+User = get_user_model()
+
+
+def require_capability(user, project: Project, capability: str) -> None:
+    if capability not in project_capabilities(user, project):
+        raise PermissionDenied(f"You may not {Capability(capability).label.lower()} in project {project.name}.")
+
+
+def security_version_bump(project: Project) -> None:
+    """Call inside the transaction of any change to who may do what in ``project``."""
+    Project.objects.filter(pk=project.pk).update(security_version=F("security_version") + 1)
+
+
+def _validate_new_password(password: str, user) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from error
+
+
+def _clean_username(username: str) -> str:
+    username = (username or "").strip()
+    user = User(username=username)
+    try:
+        user.clean_fields(exclude=[f.name for f in User._meta.fields if f.name != "username"])
+    except ValidationError as error:
+        raise ValidationError({"username": error.message_dict.get("username", error.messages)}) from error
+    return username
+
+
+# --- tenants and accounts ----------------------------------------------------------------
+
+@transaction.atomic
+def tenant_signup(*, tenant_name: str, username: str, password: str, email: str = "", request=None) -> User:
+    """A new primary account and the tenant it owns."""
+    tenant_name = (tenant_name or "").strip()
+    try:
+        validate_identifier(tenant_name)
+    except ValidationError as error:
+        raise ValidationError({"tenant_name": error.messages}) from error
+    if Tenant.objects.filter(name=tenant_name).exists():
+        raise ValidationError({"tenant_name": f"A tenant named '{tenant_name}' already exists."})
+    username = _clean_username(username)
+    tenant = Tenant.objects.create(name=tenant_name)
+    user = User(username=username, email=email, tenant=tenant, is_primary=True)
+    _validate_new_password(password, user)
+    user.set_password(password)
+    user.save()
+    audit.record(user, "tenant.signup", tenant, request=request, details={"username": username})
+    return user
+
+
+@transaction.atomic
+def subaccount_create(*, actor, username: str, password: str, email: str = "", request=None) -> User:
+    """A sub-account of the actor's tenant (POST /api/v1/users)."""
+    if not tenant_roles_of(actor):
+        raise PermissionDenied("Only the tenant's owner and administrators create sub-accounts.")
+    username = _clean_username(username)
+    user = User(username=username, email=email, tenant_id=actor.tenant_id, is_primary=False)
+    _validate_new_password(password, user)
+    user.set_password(password)
+    user.save()
+    audit.record(actor, "user.create", user, request=request, details={"username": username})
+    return user
+
+
+@transaction.atomic
+def subaccount_set_active(*, actor, user, is_active: bool, request=None) -> User:
+    if not tenant_roles_of(actor):
+        raise PermissionDenied("Only the tenant's owner and administrators enable or disable accounts.")
+    if user.tenant_id != actor.tenant_id:
+        raise User.DoesNotExist
+    if user.is_primary:
+        raise ValidationError({"is_active": "The tenant's primary account cannot be disabled."})
+    if user.pk == actor.pk:
+        raise ValidationError({"is_active": "You cannot disable your own account."})
+    user.is_active = is_active
+    user.save(update_fields=["is_active"])
+    audit.record(actor, "user.enable" if is_active else "user.disable", user, request=request)
+    return user
+
+
+@transaction.atomic
+def tenant_role_assign(*, actor, user, role: str, request=None) -> TenantRoleAssignment:
+    actor_roles = tenant_roles_of(actor)
+    if role not in TenantRoleName.values:
+        raise ValidationError({"role": f"Unknown tenant role '{role}'."})
+    if user.tenant_id != actor.tenant_id:
+        raise User.DoesNotExist
+    may_assign = actor.is_primary or (
+        role == TenantRoleName.ADMIN and TenantRoleName.SUPER_ADMINISTRATOR in actor_roles
+    )
+    if not may_assign:
+        raise PermissionDenied("Only the tenant owner assigns Super_Administrator; Super_Administrators assign Admin.")
+    if user.is_primary:
+        raise ValidationError({"user": "The primary account already holds every tenant permission."})
+    assignment, created = TenantRoleAssignment.objects.get_or_create(
+        tenant_id=actor.tenant_id, user=user, role=role, defaults={"granted_by": actor}
+    )
+    if not created:
+        raise ValidationError({"role": f"{user.username} already holds {TenantRoleName(role).label}."})
+    audit.record(actor, "tenant_role.assign", user, request=request, details={"role": role})
+    return assignment
+
+
+@transaction.atomic
+def tenant_role_unassign(*, actor, assignment: TenantRoleAssignment, request=None) -> None:
+    if assignment.tenant_id != actor.tenant_id:
+        raise TenantRoleAssignment.DoesNotExist
+    may_unassign = actor.is_primary or (
+        assignment.role == TenantRoleName.ADMIN and TenantRoleName.SUPER_ADMINISTRATOR in tenant_roles_of(actor)
+    )
+    if not may_unassign:
+        raise PermissionDenied("Only the tenant owner removes Super_Administrator; Super_Administrators remove Admin.")
+    audit.record(actor, "tenant_role.unassign", assignment.user, request=request, details={"role": assignment.role})
+    assignment.delete()
+
+
+# --- projects ----------------------------------------------------------------------------
+
+def _create_schema(name: str) -> None:
+    # The name passed validate_identifier (lowercase letters, digits, '_'), so quoting is safe.
+    with connections["warehouse"].cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+
+
+def _create_builtin_roles(project: Project) -> None:
+    roles = [
+        Role(project=project, name=name, kind=RoleKind.BUILTIN, role_type=RoleType.ADMIN,
+             privileges=BUILTIN_ROLE_PRIVILEGES[name],
+             description="Every object and management permission" if name == SUPER_ADMINISTRATOR
+             else "Every object permission and basic management")
+        for name in (SUPER_ADMINISTRATOR, ADMIN)
+    ]
+    roles += [
+        Role(project=project, name=role.value, kind=RoleKind.WORKSPACE,
+             role_type=RoleType.ADMIN if role == WorkspaceRole.ADMINISTRATOR else RoleType.RESOURCE,
+             privileges=workspace_role_privileges(role.value, project.environment), description=role.label)
+        for role in WorkspaceRole
+    ]
+    Role.objects.bulk_create(roles)
+
+
+@transaction.atomic
+def project_create(*, actor, name: str, environment: str = Environment.PROD, description: str = "",
+                   prod_project: Project | None = None, request=None) -> Project:
+    """A project, its warehouse schema, its built-in roles, and its creator as owner and member.
+
+    The schema is created before the project row commits; if anything after it fails the
+    project rolls back and the empty schema is reused by the next attempt of that name.
+    """
+    if not tenant_roles_of(actor):
+        raise PermissionDenied("Only the tenant's owner and administrators create projects.")
+    name = (name or "").strip()
+    if environment not in Environment.values:
+        raise ValidationError({"environment": f"Choose one of: {', '.join(Environment.values)}."})
+    if prod_project is not None and prod_project.tenant_id != actor.tenant_id:
+        raise ValidationError({"prod_project": "The paired project must belong to your tenant."})
+    if prod_project is not None and hasattr(prod_project, "dev_project"):
+        raise ValidationError({"prod_project": f"{prod_project.name} is already paired with a dev project."})
+    project = Project(
+        tenant_id=actor.tenant_id, name=name, environment=environment, description=description,
+        prod_project=prod_project, owner=actor,
+    )
+    project.full_clean()
+    project.save()
+    _create_builtin_roles(project)
+    Membership.objects.create(project=project, user=actor, added_by=actor)
+    _create_schema(project.schema_name)
+    audit.record(actor, "project.create", project, project=project, request=request,
+                 details={"environment": environment, "prod_project": prod_project.name if prod_project else None})
+    return project
+
+
+@transaction.atomic
+def project_update(*, actor, project: Project, description: str | None = None, request=None) -> Project:
+    require_capability(actor, project, Capability.MANAGE_MEMBERS)
+    changes = {}
+    if description is not None and description != project.description:
+        changes["description"] = {"from": project.description, "to": description}
+        project.description = description
+    if changes:
+        project.save(update_fields=["description"])
+        audit.record(actor, "project.update", project, project=project, request=request, details=changes)
+    return project
+
+
+# --- members -----------------------------------------------------------------------------
+
+@transaction.atomic
+def member_add(*, actor, project: Project, user, request=None) -> Membership:
+    """Add a user of the project's tenant, or another tenant's primary account.
+
+    Adding back a removed member reactivates the old membership, so every grant the user
+    held comes back, as MaxCompute's add user does.
+    """
+    require_capability(actor, project, Capability.MANAGE_MEMBERS)
+    if user.tenant_id != project.tenant_id and not user.is_primary:
+        raise ValidationError({"user": "Only accounts of this tenant and other tenants' primary accounts can be added."})
+    if not user.is_active:
+        raise ValidationError({"user": f"{user.username} is disabled."})
+    membership, created = Membership.objects.get_or_create(project=project, user=user, defaults={"added_by": actor})
+    if not created:
+        if membership.is_active:
+            raise ValidationError({"user": f"{user.username} is already a member of {project.name}."})
+        membership.is_active = True
+        membership.removed_at = None
+        membership.added_by = actor
+        membership.save(update_fields=["is_active", "removed_at", "added_by"])
+    security_version_bump(project)
+    audit.record(actor, "member.add", user, project=project, request=request,
+                 details={"readded": not created})
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, actor, membership: Membership, request=None) -> Membership:
+    project = membership.project
+    require_capability(actor, project, Capability.MANAGE_MEMBERS)
+    if not membership.is_active:
+        raise ValidationError({"user": f"{membership.user.username} is not a member of {project.name}."})
+    if membership.user_id == project.owner_id:
+        raise ValidationError({"user": "The project owner cannot be removed."})
+    held = list(
+        RoleAssignment.objects.filter(role__project=project, user=membership.user).values_list("role__name", flat=True)
+    )
+    if held:
+        raise ValidationError(
+            {"user": f"{membership.user.username} still holds roles ({', '.join(sorted(held))}); revoke them first."}
+        )
+    membership.is_active = False
+    membership.removed_at = timezone.now()
+    membership.save(update_fields=["is_active", "removed_at"])
+    security_version_bump(project)
+    audit.record(actor, "member.remove", membership.user, project=project, request=request)
+    return membership
+
+
+# --- roles -------------------------------------------------------------------------------
+
+@transaction.atomic
+def role_create(*, actor, project: Project, name: str, role_type: str = RoleType.RESOURCE,
+                description: str = "", request=None) -> Role:
+    require_capability(actor, project, Capability.MANAGE_ROLES)
+    name = (name or "").strip()
+    try:
+        validate_identifier(name)
+    except ValidationError as error:
+        raise ValidationError({"name": error.messages}) from error
+    if role_type not in RoleType.values:
+        raise ValidationError({"role_type": f"Choose one of: {', '.join(RoleType.values)}."})
+    if Role.objects.filter(project=project, name__iexact=name).exists():
+        raise ValidationError({"name": f"A role named '{name}' already exists in {project.name}."})
+    role = Role.objects.create(project=project, name=name, kind=RoleKind.CUSTOM, role_type=role_type,
+                               description=description)
+    security_version_bump(project)
+    audit.record(actor, "role.create", role, project=project, request=request, details={"role_type": role_type})
+    return role
+
+
+@transaction.atomic
+def role_drop(*, actor, role: Role, request=None) -> None:
+    project = role.project
+    require_capability(actor, project, Capability.MANAGE_ROLES)
+    if role.kind != RoleKind.CUSTOM:
+        raise ValidationError({"name": f"{role.name} is built in and cannot be dropped."})
+    holders = list(role.assignments.values_list("user__username", flat=True))
+    if holders:
+        raise ValidationError({"name": f"{role.name} is still assigned to {', '.join(sorted(holders))}; revoke it first."})
+    audit.record(actor, "role.drop", role, project=project, request=request)
+    role.delete()
+    security_version_bump(project)
+
+
+@transaction.atomic
+def role_assign(*, actor, role: Role, user, request=None) -> RoleAssignment:
+    project = role.project
+    required = Capability.ASSIGN_ADMIN_ROLES if role.name in ADMIN_ROLE_NAMES else Capability.MANAGE_ROLES
+    require_capability(actor, project, required)
+    if not Membership.objects.filter(project=project, user=user, is_active=True).exists():
+        raise ValidationError({"user": f"{user.username} is not a member of {project.name}; add them first."})
+    assignment, created = RoleAssignment.objects.get_or_create(role=role, user=user, defaults={"granted_by": actor})
+    if not created:
+        raise ValidationError({"user": f"{user.username} already holds {role.name}."})
+    security_version_bump(project)
+    audit.record(actor, "role.assign", user, project=project, request=request, details={"role": role.name})
+    return assignment
+
+
+@transaction.atomic
+def role_unassign(*, actor, assignment: RoleAssignment, request=None) -> None:
+    role = assignment.role
+    project = role.project
+    required = Capability.ASSIGN_ADMIN_ROLES if role.name in ADMIN_ROLE_NAMES else Capability.MANAGE_ROLES
+    require_capability(actor, project, required)
+    audit.record(actor, "role.unassign", assignment.user, project=project, request=request,
+                 details={"role": role.name})
+    assignment.delete()
+    security_version_bump(project)

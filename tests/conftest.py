@@ -1,0 +1,17 @@
+import os
+import uuid
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings):
+    """Each test gets its own Redis key prefix: xdist workers share one Redis, and login
+    throttling and nonces live there."""
+    settings.CACHES = {
+        "default": dict(settings.CACHES["default"], KEY_PREFIX=f"test-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+    }
+
+
+# Tests that create projects touch the warehouse database too (one schema per project).
+both_databases = pytest.mark.django_db(databases=["default", "warehouse"])
