@@ -15,3 +15,17 @@ def _isolated_cache(settings):
 
 # Tests that create projects touch the warehouse database too (one schema per project).
 both_databases = pytest.mark.django_db(databases=["default", "warehouse"])
+
+
+@pytest.fixture
+def api_client_for():
+    """``api_client_for(user)`` returns a DRF test client acting as ``user`` (None: anonymous)."""
+    from rest_framework.test import APIClient
+
+    def make(user=None):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
