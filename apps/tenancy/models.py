@@ -82,15 +82,17 @@ class ProjectQuerySet(RestrictedQuerySet):
             return self.none()
         if user.is_superuser and user.tenant_id is None:
             return self
-        member_of = Q(memberships__user=user, memberships__is_active=True)
+        # A subquery rather than a join: no duplicate rows, so no DISTINCT, and callers may
+        # order and paginate freely.
+        member_of = Q(pk__in=Membership.objects.filter(user=user, is_active=True).values("project_id"))
         if user.tenant_id is None:
-            return self.filter(member_of).distinct()
+            return self.filter(member_of)
         tenant_admin = user.is_primary or TenantRoleAssignment.objects.filter(
             tenant_id=user.tenant_id, user=user
         ).exists()
         if tenant_admin:
-            return self.filter(Q(tenant_id=user.tenant_id) | member_of).distinct()
-        return self.filter(member_of).distinct()
+            return self.filter(Q(tenant_id=user.tenant_id) | member_of)
+        return self.filter(member_of)
 
 
 class Project(models.Model):

@@ -1,4 +1,11 @@
-from django.db.models import QuerySet
+"""Reads of tenants, accounts, projects, members and roles. Every read of tenant data goes
+through ``.restrict(user, ...)``, so another tenant's objects look exactly like missing ones,
+and every list makes a constant number of queries."""
+
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, Q, QuerySet
 
 from apps.tenancy.models import (
     Membership,
@@ -11,6 +18,10 @@ from apps.tenancy.models import (
 )
 from apps.tenancy.roles import ADMIN_CAPABILITIES, ALL_CAPABILITIES, ROLE_CAPABILITIES, Capability
 
+User = get_user_model()
+
+
+# --- tenant roles and capabilities -------------------------------------------------------
 
 def tenant_roles_of(user) -> set[str]:
     """The tenant roles a user holds; a tenant's primary account holds Super_Administrator."""
@@ -28,34 +39,100 @@ def is_tenant_admin(user) -> bool:
     return bool(tenant_roles_of(user))
 
 
-def project_capabilities(user, project: Project) -> frozenset[str]:
-    """What ``user`` may do with ``project`` in the portal (see apps.tenancy.roles)."""
-    if not user.is_authenticated:
-        return frozenset()
+def _capabilities(user, project: Project, *, tenant_roles: set[str], is_member: bool,
+                  project_roles: Iterable[str]) -> frozenset[str]:
     if user.is_superuser and user.tenant_id is None:
         return ALL_CAPABILITIES
-    if project.owner_id == user.pk:
+    # The project owner and the tenant's primary account (the Alibaba Cloud account of
+    # MaxCompute) may do everything, and alone assign Super_Administrator and Admin.
+    if project.owner_id == user.pk or (user.is_primary and user.tenant_id == project.tenant_id):
         return ALL_CAPABILITIES
     capabilities: set[str] = set()
     if user.tenant_id == project.tenant_id:
-        tenant_roles = tenant_roles_of(user)
-        if user.is_primary:
-            return ALL_CAPABILITIES
         if TenantRoleName.SUPER_ADMINISTRATOR in tenant_roles:
-            capabilities |= ALL_CAPABILITIES - {Capability.ASSIGN_ADMIN_ROLES}
+            capabilities |= ROLE_CAPABILITIES["super_administrator"]
         elif TenantRoleName.ADMIN in tenant_roles:
             capabilities |= ADMIN_CAPABILITIES
-    if Membership.objects.filter(project=project, user=user, is_active=True).exists():
+    if is_member:
         capabilities.add(Capability.VIEW)
-        for role_name in RoleAssignment.objects.filter(role__project=project, user=user).values_list(
-            "role__name", flat=True
-        ):
+        for role_name in project_roles:
             capabilities |= ROLE_CAPABILITIES.get(role_name, frozenset())
     return frozenset(capabilities)
 
 
+def project_capabilities(user, project: Project) -> frozenset[str]:
+    """What ``user`` may do with ``project`` in the portal (see apps.tenancy.roles)."""
+    return project_capabilities_map(user, [project])[project.pk]
+
+
+def project_capabilities_map(user, projects: Iterable[Project]) -> dict[int, frozenset[str]]:
+    """``project_capabilities`` for many projects in three queries, for lists."""
+    projects = list(projects)
+    if not user.is_authenticated:
+        return {project.pk: frozenset() for project in projects}
+    ids = [project.pk for project in projects]
+    tenant_roles = tenant_roles_of(user)
+    member_of = set(
+        Membership.objects.filter(user=user, is_active=True, project_id__in=ids).values_list("project_id", flat=True)
+    )
+    roles_by_project: dict[int, list[str]] = {}
+    for project_id, role_name in RoleAssignment.objects.filter(user=user, role__project_id__in=ids).values_list(
+        "role__project_id", "role__name"
+    ):
+        roles_by_project.setdefault(project_id, []).append(role_name)
+    return {
+        project.pk: _capabilities(
+            user, project, tenant_roles=tenant_roles, is_member=project.pk in member_of,
+            project_roles=roles_by_project.get(project.pk, ()),
+        )
+        for project in projects
+    }
+
+
+# --- accounts ----------------------------------------------------------------------------
+
+def user_list(*, user, filters: dict | None = None) -> QuerySet:
+    """The accounts of the caller's tenant, with their tenant roles."""
+    queryset = (
+        User.objects.restrict(user)
+        .select_related("tenant")
+        .prefetch_related(Prefetch("tenant_roles", queryset=TenantRoleAssignment.objects.order_by("role")))
+        .order_by("username")
+    )
+    filters = filters or {}
+    if filters.get("username"):
+        queryset = queryset.filter(username__icontains=filters["username"])
+    if filters.get("is_active") is not None:
+        queryset = queryset.filter(is_active=filters["is_active"])
+    return queryset
+
+
+def user_get(*, user, username: str):
+    """An account of the caller's tenant; User.DoesNotExist otherwise."""
+    return user_list(user=user).get(username=username)
+
+
+def member_candidate_get(*, project: Project, username: str):
+    """An account that may be named when adding a member to ``project`` or assigning a
+    project role: one of the project's tenant, or another tenant's primary account.
+    User.DoesNotExist for anyone else, so other tenants' sub-accounts stay invisible."""
+    return User.objects.select_related("tenant").get(
+        Q(tenant_id=project.tenant_id) | Q(is_primary=True), username=(username or "").strip()
+    )
+
+
+def tenant_role_list(*, user) -> QuerySet[TenantRoleAssignment]:
+    return (
+        TenantRoleAssignment.objects.restrict(user)
+        .select_related("user", "granted_by")
+        .order_by("user__username", "role")
+    )
+
+
+# --- projects ----------------------------------------------------------------------------
+
 def project_list(*, user) -> QuerySet[Project]:
-    return Project.objects.restrict(user).select_related("tenant", "owner", "prod_project")
+    return Project.objects.restrict(user).select_related("tenant", "owner", "prod_project", "dev_project")
 
 
 def project_get(*, user, name: str) -> Project:
@@ -64,17 +141,44 @@ def project_get(*, user, name: str) -> Project:
     return project_list(user=user).get(name=name)
 
 
-def member_list(*, user, project: Project) -> QuerySet[Membership]:
+def member_list(*, user, project: Project, include_removed: bool = False) -> QuerySet[Membership]:
+    """The project's members, each with the project roles they hold (``user.project_roles``)."""
+    queryset = Membership.objects.restrict(user).filter(project=project)
+    if not include_removed:
+        queryset = queryset.filter(is_active=True)
+    held = RoleAssignment.objects.filter(role__project=project).select_related("role").order_by("role__name")
     return (
-        Membership.objects.restrict(user)
-        .filter(project=project)
-        .select_related("user", "added_by")
+        queryset.select_related("user", "user__tenant", "added_by")
+        .prefetch_related(Prefetch("user__role_assignments", queryset=held, to_attr="project_roles"))
         .order_by("user__username")
     )
 
 
+def membership_get(*, user, project: Project, username: str) -> Membership:
+    return member_list(user=user, project=project).get(user__username=username)
+
+
 def role_list(*, user, project: Project) -> QuerySet[Role]:
-    return Role.objects.restrict(user).filter(project=project).prefetch_related("assignments__user")
+    """The project's roles with their holders (``role.assignments``, users selected)."""
+    holders = RoleAssignment.objects.select_related("user").order_by("user__username")
+    return (
+        Role.objects.restrict(user)
+        .filter(project=project)
+        .prefetch_related(Prefetch("assignments", queryset=holders))
+        .order_by("kind", "name")
+    )
+
+
+def role_get(*, user, project: Project, name: str) -> Role:
+    return role_list(user=user, project=project).get(name=name)
+
+
+def role_assignment_get(*, user, role: Role, username: str) -> RoleAssignment:
+    return (
+        RoleAssignment.objects.restrict(user)
+        .select_related("role", "role__project", "user")
+        .get(role=role, user__username=username)
+    )
 
 
 def workspace_role_get(*, project: Project, workspace_role: str) -> Role:

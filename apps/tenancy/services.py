@@ -26,6 +26,7 @@ from apps.tenancy.roles import (
     ADMIN,
     ADMIN_ROLE_NAMES,
     BUILTIN_ROLE_PRIVILEGES,
+    ROLE_CAPABILITIES,
     SUPER_ADMINISTRATOR,
     Capability,
     WorkspaceRole,
@@ -34,6 +35,9 @@ from apps.tenancy.roles import (
 from apps.tenancy.selectors import project_capabilities, tenant_roles_of
 
 User = get_user_model()
+
+# /projects/new/ and /projects/switch/ are pages, so no project may take those names.
+PROJECT_NAMES_USED_BY_PAGES = frozenset({"new", "switch"})
 
 
 def require_capability(user, project: Project, capability: str) -> None:
@@ -53,14 +57,23 @@ def _validate_new_password(password: str, user) -> None:
         raise ValidationError({"password": error.messages}) from error
 
 
-def _clean_username(username: str) -> str:
-    username = (username or "").strip()
-    user = User(username=username)
+def _new_account(*, username: str, email: str, password: str, tenant_id: int | None, is_primary: bool) -> User:
+    """A validated, unsaved account (username format and uniqueness, e-mail, password
+    policy); the caller sets the password, so it is hashed once."""
+    user = User(username=(username or "").strip(), email=(email or "").strip(), tenant_id=tenant_id,
+                is_primary=is_primary)
     try:
-        user.clean_fields(exclude=[f.name for f in User._meta.fields if f.name != "username"])
+        user.full_clean(exclude=["password", "tenant"], validate_constraints=False)
     except ValidationError as error:
-        raise ValidationError({"username": error.message_dict.get("username", error.messages)}) from error
-    return username
+        raise ValidationError(error.message_dict) from error
+    _validate_new_password(password, user)
+    return user
+
+
+def _tenant_rank(roles: set[str]) -> int:
+    if TenantRoleName.SUPER_ADMINISTRATOR in roles:
+        return 2
+    return 1 if TenantRoleName.ADMIN in roles else 0
 
 
 # --- tenants and accounts ----------------------------------------------------------------
@@ -75,13 +88,12 @@ def tenant_signup(*, tenant_name: str, username: str, password: str, email: str 
         raise ValidationError({"tenant_name": error.messages}) from error
     if Tenant.objects.filter(name=tenant_name).exists():
         raise ValidationError({"tenant_name": f"A tenant named '{tenant_name}' already exists."})
-    username = _clean_username(username)
-    tenant = Tenant.objects.create(name=tenant_name)
-    user = User(username=username, email=email, tenant=tenant, is_primary=True)
-    _validate_new_password(password, user)
+    # Validate the account before the tenant exists, so bad input leaves nothing behind.
+    user = _new_account(username=username, email=email, password=password, tenant_id=None, is_primary=True)
+    user.tenant = Tenant.objects.create(name=tenant_name)
     user.set_password(password)
     user.save()
-    audit.record(user, "tenant.signup", tenant, request=request, details={"username": username})
+    audit.record(user, "tenant.signup", user.tenant, request=request, details={"username": user.username})
     return user
 
 
@@ -90,25 +102,30 @@ def subaccount_create(*, actor, username: str, password: str, email: str = "", r
     """A sub-account of the actor's tenant (POST /api/v1/users)."""
     if not tenant_roles_of(actor):
         raise PermissionDenied("Only the tenant's owner and administrators create sub-accounts.")
-    username = _clean_username(username)
-    user = User(username=username, email=email, tenant_id=actor.tenant_id, is_primary=False)
-    _validate_new_password(password, user)
+    user = _new_account(username=username, email=email, password=password, tenant_id=actor.tenant_id,
+                        is_primary=False)
     user.set_password(password)
     user.save()
-    audit.record(actor, "user.create", user, request=request, details={"username": username})
+    audit.record(actor, "user.create", user, request=request, details={"username": user.username})
     return user
 
 
 @transaction.atomic
 def subaccount_set_active(*, actor, user, is_active: bool, request=None) -> User:
-    if not tenant_roles_of(actor):
+    actor_roles = tenant_roles_of(actor)
+    if not actor_roles:
         raise PermissionDenied("Only the tenant's owner and administrators enable or disable accounts.")
     if user.tenant_id != actor.tenant_id:
-        raise User.DoesNotExist
+        raise ValidationError({"user": "No such account in your tenant."})
     if user.is_primary:
         raise ValidationError({"is_active": "The tenant's primary account cannot be disabled."})
     if user.pk == actor.pk:
         raise ValidationError({"is_active": "You cannot disable your own account."})
+    # An administrator cannot lock out an administrator of equal or higher rank.
+    if not actor.is_primary and _tenant_rank(tenant_roles_of(user)) >= _tenant_rank(actor_roles):
+        raise PermissionDenied("Only the tenant owner enables or disables accounts of equal or higher rank than yours.")
+    if user.is_active == is_active:
+        return user
     user.is_active = is_active
     user.save(update_fields=["is_active"])
     audit.record(actor, "user.enable" if is_active else "user.disable", user, request=request)
@@ -120,8 +137,8 @@ def tenant_role_assign(*, actor, user, role: str, request=None) -> TenantRoleAss
     actor_roles = tenant_roles_of(actor)
     if role not in TenantRoleName.values:
         raise ValidationError({"role": f"Unknown tenant role '{role}'."})
-    if user.tenant_id != actor.tenant_id:
-        raise User.DoesNotExist
+    if user.tenant_id != actor.tenant_id or actor.tenant_id is None:
+        raise ValidationError({"user": "No such account in your tenant."})
     may_assign = actor.is_primary or (
         role == TenantRoleName.ADMIN and TenantRoleName.SUPER_ADMINISTRATOR in actor_roles
     )
@@ -141,7 +158,7 @@ def tenant_role_assign(*, actor, user, role: str, request=None) -> TenantRoleAss
 @transaction.atomic
 def tenant_role_unassign(*, actor, assignment: TenantRoleAssignment, request=None) -> None:
     if assignment.tenant_id != actor.tenant_id:
-        raise TenantRoleAssignment.DoesNotExist
+        raise ValidationError({"role": "No such tenant role assignment in your tenant."})
     may_unassign = actor.is_primary or (
         assignment.role == TenantRoleName.ADMIN and TenantRoleName.SUPER_ADMINISTRATOR in tenant_roles_of(actor)
     )
@@ -191,8 +208,16 @@ def project_create(*, actor, name: str, environment: str = Environment.PROD, des
         raise ValidationError({"environment": f"Choose one of: {', '.join(Environment.values)}."})
     if prod_project is not None and prod_project.tenant_id != actor.tenant_id:
         raise ValidationError({"prod_project": "The paired project must belong to your tenant."})
-    if prod_project is not None and hasattr(prod_project, "dev_project"):
+    if prod_project is not None and environment != Environment.DEV:
+        raise ValidationError({"prod_project": "Only a dev project can be paired with a prod project."})
+    if prod_project is not None and prod_project.environment != Environment.PROD:
+        raise ValidationError({"prod_project": f"{prod_project.name} is not a prod project."})
+    if prod_project is not None and Project.objects.filter(prod_project=prod_project).exists():
         raise ValidationError({"prod_project": f"{prod_project.name} is already paired with a dev project."})
+    if name in PROJECT_NAMES_USED_BY_PAGES:
+        raise ValidationError({"name": f"'{name}' is reserved."})
+    if Project.objects.filter(name=name).exists():
+        raise ValidationError({"name": f"A project named '{name}' already exists."})
     project = Project(
         tenant_id=actor.tenant_id, name=name, environment=environment, description=description,
         prod_project=prod_project, owner=actor,
@@ -231,7 +256,9 @@ def member_add(*, actor, project: Project, user, request=None) -> Membership:
     """
     require_capability(actor, project, Capability.MANAGE_MEMBERS)
     if user.tenant_id != project.tenant_id and not user.is_primary:
-        raise ValidationError({"user": "Only accounts of this tenant and other tenants' primary accounts can be added."})
+        raise ValidationError(
+            {"user": "Only accounts of this tenant and other tenants' primary accounts can be added."}
+        )
     if not user.is_active:
         raise ValidationError({"user": f"{user.username} is disabled."})
     membership, created = Membership.objects.get_or_create(project=project, user=user, defaults={"added_by": actor})
@@ -286,8 +313,10 @@ def role_create(*, actor, project: Project, name: str, role_type: str = RoleType
         raise ValidationError({"role_type": f"Choose one of: {', '.join(RoleType.values)}."})
     if Role.objects.filter(project=project, name__iexact=name).exists():
         raise ValidationError({"name": f"A role named '{name}' already exists in {project.name}."})
-    role = Role.objects.create(project=project, name=name, kind=RoleKind.CUSTOM, role_type=role_type,
-                               description=description)
+    role = Role(project=project, name=name, kind=RoleKind.CUSTOM, role_type=role_type,
+                description=(description or "").strip())
+    role.full_clean(exclude=["project"], validate_constraints=False)
+    role.save()
     security_version_bump(project)
     audit.record(actor, "role.create", role, project=project, request=request, details={"role_type": role_type})
     return role
@@ -301,17 +330,32 @@ def role_drop(*, actor, role: Role, request=None) -> None:
         raise ValidationError({"name": f"{role.name} is built in and cannot be dropped."})
     holders = list(role.assignments.values_list("user__username", flat=True))
     if holders:
-        raise ValidationError({"name": f"{role.name} is still assigned to {', '.join(sorted(holders))}; revoke it first."})
+        raise ValidationError(
+            {"name": f"{role.name} is still assigned to {', '.join(sorted(holders))}; revoke it first."}
+        )
     audit.record(actor, "role.drop", role, project=project, request=request)
     role.delete()
     security_version_bump(project)
 
 
+def _require_may_grant(actor, role: Role) -> None:
+    """Super_Administrator and Admin are assigned by the project owner alone (MaxCompute §0).
+    Other roles need MANAGE_ROLES plus every portal capability the role confers, so an Admin
+    cannot make anyone (itself included) a security administrator or an auditor."""
+    if role.kind == RoleKind.BUILTIN and role.name in ADMIN_ROLE_NAMES:
+        require_capability(actor, role.project, Capability.ASSIGN_ADMIN_ROLES)
+        return
+    held = project_capabilities(actor, role.project)
+    if Capability.MANAGE_ROLES not in held:
+        require_capability(actor, role.project, Capability.MANAGE_ROLES)
+    if not ROLE_CAPABILITIES.get(role.name, frozenset()) <= held:
+        raise PermissionDenied(f"You may not grant or revoke {role.name}: it carries rights you do not hold.")
+
+
 @transaction.atomic
 def role_assign(*, actor, role: Role, user, request=None) -> RoleAssignment:
     project = role.project
-    required = Capability.ASSIGN_ADMIN_ROLES if role.name in ADMIN_ROLE_NAMES else Capability.MANAGE_ROLES
-    require_capability(actor, project, required)
+    _require_may_grant(actor, role)
     if not Membership.objects.filter(project=project, user=user, is_active=True).exists():
         raise ValidationError({"user": f"{user.username} is not a member of {project.name}; add them first."})
     assignment, created = RoleAssignment.objects.get_or_create(role=role, user=user, defaults={"granted_by": actor})
@@ -326,8 +370,7 @@ def role_assign(*, actor, role: Role, user, request=None) -> RoleAssignment:
 def role_unassign(*, actor, assignment: RoleAssignment, request=None) -> None:
     role = assignment.role
     project = role.project
-    required = Capability.ASSIGN_ADMIN_ROLES if role.name in ADMIN_ROLE_NAMES else Capability.MANAGE_ROLES
-    require_capability(actor, project, required)
+    _require_may_grant(actor, role)
     audit.record(actor, "role.unassign", assignment.user, project=project, request=request,
                  details={"role": role.name})
     assignment.delete()
