@@ -123,7 +123,15 @@ CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE = {}
+CELERY_BEAT_SCHEDULE = {
+    # Seals audit events whose writer committed but never ran its sealing step (a process
+    # died in between). Expires so a backlog of these never piles up while no worker runs.
+    "audit-seal-pending": {
+        "task": "apps.audit.tasks.seal_pending",
+        "schedule": 5.0,
+        "options": {"expires": 10},
+    },
+}
 
 # --- accounts ----------------------------------------------------------------------------
 

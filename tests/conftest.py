@@ -3,6 +3,10 @@ import uuid
 
 import pytest
 
+from tests.flushing import allow_flushing_audit_log
+
+allow_flushing_audit_log()
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings):
