@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 # Starts the embedded PostgreSQL and Redis for the command when DATABASE_URL / REDIS_URL are unset.
 WITH_SERVICES := $(PY) -m config.embedded run --
 PYTEST_ARGS ?=
+RUN_ARGS ?=
 NAME ?=
 
 .PHONY: run test bench install chromium
@@ -18,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(WITH_SERVICES) $(PY) manage.py run_portal
+	$(WITH_SERVICES) $(PY) manage.py run_portal $(RUN_ARGS)
 
 test: $(STAMP) chromium
 	$(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)

@@ -23,13 +23,16 @@ both_databases = pytest.mark.django_db(databases=["default", "warehouse"])
 
 @pytest.fixture
 def api_client_for():
-    """``api_client_for(user)`` returns a DRF test client acting as ``user`` (None: anonymous)."""
-    from rest_framework.test import APIClient
+    """``api_client_for(user)`` returns a client that signs every request with one of
+    ``user``'s AccessKeys, as a REST client does (None: an anonymous client)."""
+    from tests.signing import signed_client_for
 
-    def make(user=None):
-        client = APIClient()
-        if user is not None:
-            client.force_authenticate(user)
-        return client
+    return signed_client_for
 
-    return make
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request, settings):
+    """Accounts are made through the real services, and argon2 costs a good part of a second
+    a password by design. Tests marked ``argon2`` keep the project's real hashers."""
+    if request.node.get_closest_marker("argon2") is None:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

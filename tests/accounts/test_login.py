@@ -22,6 +22,7 @@ def owner():
     return make_owner()
 
 
+@pytest.mark.argon2
 def test_passwords_are_hashed_with_argon2(owner):
     assert get_hasher().algorithm == "argon2"
     assert owner.password.startswith("argon2$")

@@ -12,6 +12,7 @@ GOOD = {"tenant_name": "acme_corp", "username": "alice", "email": "alice@example
         "password": "correct-horse-battery", "password_again": "correct-horse-battery"}
 
 
+@pytest.mark.argon2
 def test_signup_creates_tenant_and_primary_account_and_logs_in():
     client = Client()
     assert client.get(SIGNUP).status_code == 200

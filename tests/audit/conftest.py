@@ -20,9 +20,3 @@ def disabled_trigger():
 
     return disable
 
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Accounts are made through the real services; argon2's deliberate slowness (half a
-    second a password) tests nothing here."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

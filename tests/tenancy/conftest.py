@@ -6,12 +6,6 @@ from apps.tenancy import services
 from tests.factories import make_owner, make_project, make_subaccount
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Argon2 costs half a second a password by design; these tests make many accounts.
-    test_subaccount_passwords_are_hashed_with_argon2 checks the real setting."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @dataclass
 class World:

@@ -285,10 +285,8 @@ def test_subaccount_create_validates_and_is_audited(world):
     assert Event.objects.filter(action="user.create", target_repr__in=["dave", "erin", "frank"]).count() == 0
 
 
-def test_subaccount_passwords_are_hashed_with_argon2(settings):
-    from config import settings as project_settings
-
-    settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS  # undo the fast hasher of conftest
+@pytest.mark.argon2
+def test_subaccount_passwords_are_hashed_with_argon2():
     owner = make_owner()
     user = make_subaccount(owner)
     assert owner.password.startswith("argon2$") and user.password.startswith("argon2$")

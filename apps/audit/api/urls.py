@@ -1,11 +1,9 @@
 from django.urls import re_path
-from rest_framework.routers import SimpleRouter
 
 from apps.audit.api.views import ChainVerifyView, EventViewSet
+from apps.core.routers import OptionalSlashRouter
 
-router = SimpleRouter()
-# DRF's constructor only takes a bool; with "/?" both /audit/events and /audit/events/ answer.
-router.trailing_slash = "/?"
+router = OptionalSlashRouter()
 router.register("audit/events", EventViewSet, basename="audit-event")
 
 urlpatterns = [

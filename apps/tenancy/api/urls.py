@@ -1,9 +1,8 @@
-from rest_framework.routers import DefaultRouter
+from apps.core.routers import OptionalSlashRouter
 
 from apps.tenancy.api import views
 
-router = DefaultRouter(trailing_slash="/?")
-router.include_root_view = False
+router = OptionalSlashRouter()
 router.register("users", views.UserViewSet, basename="user")
 router.register("tenant-roles", views.TenantRoleViewSet, basename="tenant-role")
 router.register("projects", views.ProjectViewSet, basename="project")
