@@ -7,6 +7,7 @@ from django.db import transaction
 
 from apps import audit
 from apps.accounts.models import AccessKey, User
+from apps.core.admin import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -35,18 +36,9 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(AccessKey)
-class AccessKeyAdmin(admin.ModelAdmin):
+class AccessKeyAdmin(ReadOnlyAdmin):
     list_display = ("key_id", "user", "status", "description", "created_at", "last_used_at")
     list_filter = ("status",)
     list_select_related = ("user",)
     search_fields = ("key_id", "user__username")
     exclude = ("secret_encrypted",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

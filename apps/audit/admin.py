@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from apps.audit.models import Event
+from apps.core.admin import ReadOnlyAdmin
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     """Read-only: the log is append-only, and the database refuses changes anyway."""
 
     list_display = ("occurred_at", "tenant_id", "actor_name", "action", "project_name", "target_repr",
@@ -12,12 +13,3 @@ class EventAdmin(admin.ModelAdmin):
     list_filter = ("channel", "decision")
     search_fields = ("action", "actor_name", "project_name", "target_repr")
     date_hierarchy = "occurred_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

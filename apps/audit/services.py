@@ -34,9 +34,11 @@ def _describe_target(target) -> tuple[str, str, str]:
 
 
 def _tenant_id_of(actor, target, project):
+    """The tenant whose log the event belongs to: the project's, else the target's (or the
+    tenant of the user who owns the target, as for an AccessKey), else the actor's."""
     if project is not None:
         return project.tenant_id
-    for candidate in (target, actor):
+    for candidate in (target, getattr(target, "user", None), actor):
         tenant_id = getattr(candidate, "tenant_id", None)
         if tenant_id is not None:
             return tenant_id

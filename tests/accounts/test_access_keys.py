@@ -239,6 +239,7 @@ def test_create_access_key_command_prints_a_working_key(owner):
     assert client.get("/api/v1/me").data["username"] == owner.username
     event = Event.objects.get(action="access_key.create")
     assert event.actor_id is None and event.channel == "system"
+    assert event.tenant_id == owner.tenant_id  # in the key owner's tenant's log
 
 
 def test_create_access_key_command_errors_clearly(owner):

@@ -135,9 +135,9 @@ class Command(BaseCommand):
         beat_dir.mkdir(parents=True, exist_ok=True)
         python = sys.executable
         commands = {
-            "Celery worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
+            "Celery worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING",
                               "--concurrency", "2", "--hostname", self._worker_name(port)],
-            "Celery beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+            "Celery beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING",
                             "--schedule", str(beat_dir / "beat-schedule"),
                             # One beat per schedule: a second one would send every periodic task twice.
                             "--pidfile", str(beat_dir / "beat.pid")],
