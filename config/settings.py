@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.accounts",
     "apps.tenancy",
+    "apps.catalog",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +131,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.audit.tasks.seal_pending",
         "schedule": 5.0,
         "options": {"expires": 10},
+    },
+    # Queues the harvests of data sources whose harvest schedule says they are due.
+    "catalog-harvest-due": {
+        "task": "apps.catalog.tasks.harvest_due",
+        "schedule": 300.0,
+        "options": {"expires": 240},
     },
 }
 

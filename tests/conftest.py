@@ -5,6 +5,8 @@ import pytest
 
 from tests.flushing import allow_flushing_audit_log
 
+pytest_plugins = ["tests.catalog.mysql_gate"]
+
 allow_flushing_audit_log()
 
 

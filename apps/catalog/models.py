@@ -1,0 +1,320 @@
+"""The Data Map's objects: data sources, the tables and columns harvested from them, the
+taxonomy of sensitive types, and the harvest runs that keep the catalog in step.
+
+A catalog object is visible to whoever may see the project its data source is registered in
+(``Project.objects.restrict``); finer rights (who registers sources, who harvests) are
+checked by the services with ``project_capabilities``.
+"""
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from apps.core.models import RestrictedQuerySet, TimestampedModel
+
+DATA_SOURCE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+MAX_LEVEL = 9
+level_validators = [MinValueValidator(0), MaxValueValidator(MAX_LEVEL)]
+
+
+def validate_data_source_name(value: str) -> None:
+    if not DATA_SOURCE_NAME_PATTERN.match(value or ""):
+        raise ValidationError(
+            "Use 1 to 63 characters: lowercase letters, digits, '_' or '-', starting with a letter.",
+            code="invalid_name",
+        )
+
+
+def _visible_projects(user, action: str):
+    from apps.tenancy.models import Project
+
+    return Project.objects.restrict(user, action)
+
+
+class DataSourceKind(models.TextChoices):
+    WAREHOUSE = "warehouse", "Warden warehouse"
+    POSTGRESQL = "postgresql", "PostgreSQL"
+    MYSQL = "mysql", "MySQL / MariaDB"
+
+
+DEFAULT_PORTS = {DataSourceKind.POSTGRESQL: 5432, DataSourceKind.MYSQL: 3306}
+
+
+class TLSMode(models.TextChoices):
+    # The names follow libpq's sslmode; MySQL sources map them onto PyMySQL's ssl options.
+    DISABLE = "disable", "No TLS"
+    PREFER = "prefer", "TLS when the server offers it"
+    REQUIRE = "require", "TLS required (certificate not verified)"
+    VERIFY_FULL = "verify-full", "TLS required, certificate and host name verified"
+
+
+class HarvestSchedule(models.TextChoices):
+    MANUAL = "manual", "On demand only"
+    HOURLY = "hourly", "Every hour"
+    DAILY = "daily", "Every day"
+    WEEKLY = "weekly", "Every week"
+
+
+HARVEST_INTERVAL_SECONDS = {
+    HarvestSchedule.HOURLY: 3600,
+    HarvestSchedule.DAILY: 86_400,
+    HarvestSchedule.WEEKLY: 7 * 86_400,
+}
+
+
+class HarvestStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class DataSourceQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        return self.filter(project__in=_visible_projects(user, action))
+
+
+class DataSource(TimestampedModel):
+    """A database whose metadata is harvested into the catalog.
+
+    Each project's warehouse schema is registered as its ``warehouse`` source on first use
+    (``services.warehouse_source_ensure``); it connects through Django's ``warehouse``
+    database and harvests only the project's own schema, so it has no connection fields.
+    External sources are read-only to Warden: it harvests (and later scans) them, nothing
+    else. Their password is kept encrypted (AES-GCM, purpose ``data_source``) because Warden
+    must log in with it.
+    """
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="data_sources")
+    project = models.ForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="data_sources")
+    kind = models.CharField(max_length=16, choices=DataSourceKind.choices)
+    name = models.CharField(max_length=63, validators=[validate_data_source_name])
+    description = models.TextField(blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1),
+                                                                         MaxValueValidator(65535)])
+    database = models.CharField(max_length=128, blank=True)
+    username = models.CharField(max_length=128, blank=True)
+    password_encrypted = models.BinaryField(null=True, blank=True, editable=False)
+    tls_mode = models.CharField(max_length=16, choices=TLSMode.choices, default=TLSMode.PREFER)
+    harvest_schedule = models.CharField(max_length=16, choices=HarvestSchedule.choices,
+                                        default=HarvestSchedule.MANUAL)
+    last_harvest_status = models.CharField(max_length=16, choices=HarvestStatus.choices, blank=True)
+    last_harvest_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    objects = DataSourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_data_source_name_in_project"),
+            models.UniqueConstraint(fields=["project"], condition=Q(kind="warehouse"),
+                                    name="one_warehouse_source_per_project"),
+        ]
+
+    def clean(self):
+        errors = {}
+        if self.project_id is not None and self.tenant_id is not None and self.project.tenant_id != self.tenant_id:
+            errors["project"] = "The project belongs to another tenant."
+        if self.kind != DataSourceKind.WAREHOUSE:
+            for field in ("host", "database", "username"):
+                if not (getattr(self, field) or "").strip():
+                    errors[field] = "This field is required for an external data source."
+            if self.port is None:
+                errors["port"] = "This field is required for an external data source."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_warehouse(self) -> bool:
+        return self.kind == DataSourceKind.WAREHOUSE
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_encrypted)
+
+    def __str__(self) -> str:
+        return f"{self.project.name}/{self.name}"
+
+
+class TableKind(models.TextChoices):
+    TABLE = "table", "Table"
+    VIEW = "view", "View"
+
+
+class TableQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        return self.filter(data_source__project__in=_visible_projects(user, action))
+
+    def live(self):
+        return self.filter(is_dropped=False)
+
+
+class Table(models.Model):
+    """A table or view as last harvested. A table the source no longer has is marked
+    dropped, never deleted: grants, labels and lineage refer to it, and it may come back."""
+
+    data_source = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="tables")
+    schema = models.CharField(max_length=128)
+    name = models.CharField(max_length=128)
+    kind = models.CharField(max_length=8, choices=TableKind.choices, default=TableKind.TABLE)
+    comment = models.TextField(blank=True)
+    row_estimate = models.BigIntegerField(null=True, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="owned_tables")
+    description = models.TextField(blank=True)
+    is_dropped = models.BooleanField(default=False)
+    dropped_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    objects = TableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["data_source", "schema", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["data_source", "schema", "name"], name="unique_table_in_source"),
+        ]
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def __str__(self) -> str:
+        return self.qualified_name
+
+
+class SensitiveTypeQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """Built-in types are visible to every signed-in user and changed by nobody; a
+        tenant's own types are visible to its accounts."""
+        if not user.is_authenticated:
+            return self.none()
+        own = Q(tenant_id=user.tenant_id) if user.tenant_id is not None else Q(pk__in=[])
+        if action != "view":
+            return self.filter(own)
+        return self.filter(Q(tenant__isnull=True) | own)
+
+
+class SensitiveType(models.Model):
+    """A kind of sensitive data (mobile phone, national id, ...) with its default
+    sensitivity level. Built-in types have no tenant and are seeded by a data migration;
+    tenants add their own."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="sensitive_types")
+    code = models.SlugField(max_length=63, help_text="Stable identifier, e.g. mobile_phone.")
+    name = models.CharField(max_length=100)
+    category = models.CharField(max_length=63)
+    default_level = models.PositiveSmallIntegerField(validators=level_validators)
+    description = models.TextField(blank=True)
+
+    objects = SensitiveTypeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["category", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "code"], name="unique_sensitive_type_code_in_tenant"),
+            models.UniqueConstraint(fields=["code"], condition=Q(tenant__isnull=True),
+                                    name="unique_builtin_sensitive_type_code"),
+            models.CheckConstraint(condition=Q(default_level__lte=MAX_LEVEL),
+                                   name="sensitive_type_level_0_to_9"),
+        ]
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.tenant_id is None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ColumnQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        return self.filter(table__data_source__project__in=_visible_projects(user, action))
+
+    def live(self):
+        return self.filter(is_dropped=False)
+
+
+class Column(models.Model):
+    """A column as last harvested, with its sensitivity: a level 0-9 and a classification
+    (one of the sensitive types), set by hand now and by scans later."""
+
+    table = models.ForeignKey(Table, on_delete=models.CASCADE, related_name="columns")
+    name = models.CharField(max_length=128)
+    ordinal = models.PositiveIntegerField()
+    data_type = models.CharField(max_length=255)
+    nullable = models.BooleanField(default=True)
+    comment = models.TextField(blank=True)
+    sensitivity_level = models.PositiveSmallIntegerField(null=True, blank=True, validators=level_validators)
+    classification = models.ForeignKey(SensitiveType, null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="columns")
+    is_dropped = models.BooleanField(default=False)
+    dropped_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    objects = ColumnQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["table", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["table", "name"], name="unique_column_in_table"),
+            models.CheckConstraint(condition=Q(sensitivity_level__isnull=True) | Q(sensitivity_level__lte=MAX_LEVEL),
+                                   name="column_sensitivity_level_0_to_9"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.table.qualified_name}.{self.name}"
+
+
+class HarvestRunQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        return self.filter(data_source__project__in=_visible_projects(user, action))
+
+    def active(self):
+        return self.filter(status__in=[HarvestStatus.QUEUED, HarvestStatus.RUNNING])
+
+
+class HarvestRun(models.Model):
+    """One harvest of a data source: its progress while it runs, and what it changed.
+
+    ``changes`` is the change list, one entry per change in the order found::
+
+        {"object": "table" | "column", "change": "added" | "changed" | "dropped" | "revived",
+         "schema": ..., "table": ..., "column": ... (columns only),
+         "fields": {"data_type": {"from": ..., "to": ...}, ...} ("changed" only),
+         "columns": [...] (an added table's columns)}
+
+    ``counts`` sums them up (``tables_added``, ``columns_dropped``, ...) with ``tables_seen``
+    and ``columns_seen``.
+    """
+
+    data_source = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="harvest_runs")
+    status = models.CharField(max_length=16, choices=HarvestStatus.choices, default=HarvestStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+    progress_message = models.CharField(max_length=200, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    changes = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    objects = HarvestRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["data_source", "-created_at"], name="catalog_harvest_recent")]
+
+    def __str__(self) -> str:
+        return f"harvest #{self.pk} of {self.data_source}"

@@ -1,0 +1,154 @@
+"""Fixtures for the catalog tests: warehouse tables made with SQL, a scratch PostgreSQL
+database on the test server, a scratch MariaDB database (when ``MYSQL_URL`` names a server),
+and a real Celery worker.
+
+The MariaDB tests live in ``*_mysql.py`` files: without ``MYSQL_URL`` they are not collected
+at all (see ``tests/catalog/mysql_gate.py``).
+"""
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+
+from tests.catalog import mysql_gate
+
+# --- the warehouse -------------------------------------------------------------------------------
+
+@pytest.fixture
+def warehouse_sql():
+    """``warehouse_sql("CREATE TABLE ...")`` runs statements on the warehouse test database,
+    in the test's transaction (or committed, in transactional tests)."""
+
+    def run(*statements: str) -> None:
+        with connections["warehouse"].cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+    return run
+
+
+# --- a second PostgreSQL database ------------------------------------------------------------------
+
+def _server_settings(alias="default") -> dict:
+    db = settings.DATABASES[alias]
+    return {"host": db["HOST"] or "127.0.0.1", "port": int(db["PORT"] or 5432), "user": db["USER"],
+            "password": db.get("PASSWORD") or ""}
+
+
+@pytest.fixture
+def scratch_postgresql():
+    """A new database on the test PostgreSQL server, dropped afterwards. Yields
+    ``(server, run)``: ``server`` has host, port, user, password, dbname; ``run(sql)``
+    executes in it (autocommit)."""
+    server = _server_settings()
+    name = f"warden_catalog_scratch_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect(dbname="postgres", autocommit=True, **server)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    scratch = psycopg.connect(dbname=name, autocommit=True, **server)
+
+    def run(*statements: str) -> None:
+        for statement in statements:
+            scratch.execute(statement)
+
+    try:
+        yield dict(server, dbname=name), run
+    finally:
+        scratch.close()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+# --- MariaDB -------------------------------------------------------------------------------------
+
+def mysql_server() -> dict:
+    url = urlparse(mysql_gate.mysql_url())
+    return {"host": url.hostname or "127.0.0.1", "port": url.port or 3306, "user": unquote(url.username or "root"),
+            "password": unquote(url.password or ""), "database": url.path.lstrip("/") or "test"}
+
+
+@pytest.fixture
+def scratch_mysql():
+    """A new database on the MariaDB server of ``MYSQL_URL``, dropped afterwards. Yields
+    ``(server, run)`` like ``scratch_postgresql``; ``server["database"]`` is the new one."""
+    import pymysql
+
+    server = mysql_server()
+    name = f"warden_catalog_{uuid.uuid4().hex[:10]}"
+    admin = pymysql.connect(host=server["host"], port=server["port"], user=server["user"],
+                            password=server["password"], database=server["database"], autocommit=True)
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}`")
+
+    def run(*statements: str) -> None:
+        with admin.cursor() as cursor:
+            cursor.execute(f"USE `{name}`")
+            for statement in statements:
+                cursor.execute(statement)
+
+    try:
+        yield dict(server, database=name), run
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+# --- a real Celery worker ----------------------------------------------------------------------------
+
+def _database_url(alias_settings, name):
+    password = f":{alias_settings['PASSWORD']}" if alias_settings.get("PASSWORD") else ""
+    return f"postgresql://{alias_settings['USER']}{password}@{alias_settings['HOST']}:{alias_settings['PORT']}/{name}"
+
+
+def _route_harvests_to(celery_app, queue: str | None) -> None:
+    """Send ``apps.catalog.tasks.harvest`` to ``queue`` (None: back to the configured routes)."""
+    routes = dict(celery_app.conf.task_routes or {})
+    if queue is None:
+        routes.pop("apps.catalog.tasks.harvest", None)
+    else:
+        routes["apps.catalog.tasks.harvest"] = {"queue": queue}
+    celery_app.conf.task_routes = routes
+    celery_app.amqp.flush_routes()
+    celery_app.amqp.__dict__.pop("router", None)  # a cached property, rebuilt from the new routes
+
+
+@pytest.fixture
+def celery_worker_process():
+    """A real ``celery -A config worker`` against this test's databases and Redis, on a
+    queue of its own: while the fixture lasts, the harvest task that ``harvest_start``
+    sends on commit goes there, so no other test's worker can take it (nor this one theirs)."""
+    from config.celery import app as celery_app
+
+    queue = f"catalog-test-{uuid.uuid4().hex[:10]}"
+    env = dict(
+        os.environ,
+        DATABASE_URL=_database_url(settings.DATABASES["default"], connection.settings_dict["NAME"]),
+        WAREHOUSE_URL=_database_url(settings.DATABASES["warehouse"], settings.DATABASES["warehouse"]["NAME"]),
+        REDIS_URL=settings.REDIS_URL,
+        WARDEN_MASTER_KEY=settings.WARDEN_MASTER_KEY,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
+         "--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel=INFO"],
+        cwd=Path(settings.BASE_DIR), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    _route_harvests_to(celery_app, queue)
+    try:
+        yield worker
+    finally:
+        _route_harvests_to(celery_app, None)
+        worker.terminate()
+        try:
+            output, _ = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            output, _ = worker.communicate()
+        print(output)
