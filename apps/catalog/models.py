@@ -169,6 +169,10 @@ class Table(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="owned_tables")
     description = models.TextField(blank=True)
+    stewards = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="stewarded_tables")
+    categories = models.ManyToManyField("Category", blank=True, related_name="tables")
+    terms = models.ManyToManyField("GlossaryTerm", blank=True, related_name="tables")
+    tags = models.ManyToManyField("Tag", blank=True, related_name="tables")
     is_dropped = models.BooleanField(default=False)
     dropped_at = models.DateTimeField(null=True, blank=True)
     first_seen_at = models.DateTimeField()
@@ -256,6 +260,9 @@ class Column(models.Model):
     sensitivity_level = models.PositiveSmallIntegerField(null=True, blank=True, validators=level_validators)
     classification = models.ForeignKey(SensitiveType, null=True, blank=True, on_delete=models.PROTECT,
                                        related_name="columns")
+    description = models.TextField(blank=True)
+    terms = models.ManyToManyField("GlossaryTerm", blank=True, related_name="columns")
+    tags = models.ManyToManyField("Tag", blank=True, related_name="columns")
     is_dropped = models.BooleanField(default=False)
     dropped_at = models.DateTimeField(null=True, blank=True)
     first_seen_at = models.DateTimeField()
@@ -318,3 +325,118 @@ class HarvestRun(models.Model):
 
     def __str__(self) -> str:
         return f"harvest #{self.pk} of {self.data_source}"
+
+
+# --- the business vocabulary: categories, glossary terms, tags -----------------------------
+
+class TenantScopedQuerySet(RestrictedQuerySet):
+    """Objects that belong to a tenant as a whole: its accounts see them."""
+
+    def restrict(self, user, action: str = "view"):
+        if not user.is_authenticated or user.tenant_id is None:
+            return self.none()
+        return self.filter(tenant_id=user.tenant_id)
+
+
+class Category(models.Model):
+    """A node of a tenant's category tree (e.g. Finance / Payments). ``path`` repeats the
+    names from the root, "Finance/Payments", so a subtree is one prefix query."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="categories")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    name = models.CharField(max_length=100)
+    path = models.CharField(max_length=1000, editable=False)
+    description = models.TextField(blank=True)
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["path"]
+        verbose_name_plural = "categories"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "parent", "name"], nulls_distinct=False,
+                                    name="unique_category_name_under_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class GlossaryTerm(models.Model):
+    """A business term with its definition, assignable to tables and columns."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="glossary_terms")
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="terms")
+    name = models.CharField(max_length=200)
+    definition = models.TextField(blank=True)
+    synonyms = models.JSONField(default=list, blank=True)
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(models.functions.Lower("name"), "tenant", name="unique_glossary_term_in_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=63)
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(models.functions.Lower("name"), "tenant", name="unique_tag_in_tenant")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- lineage ------------------------------------------------------------------------------
+
+class LineageOrigin(models.TextChoices):
+    MANUAL = "manual", "Entered by hand"
+    API = "api", "Entered through the API"
+    GATEWAY = "gateway", "Recorded from a write through the gateway"
+
+
+class LineageEdgeQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """An edge is visible when both of its ends are."""
+        projects = _visible_projects(user, action)
+        return self.filter(source_table__data_source__project__in=projects,
+                           target_table__data_source__project__in=projects)
+
+
+class LineageEdge(models.Model):
+    """Data flows from ``source`` to ``target``: table to table, or column to column (then
+    the tables are the columns' tables, so table-level questions need no join)."""
+
+    source_table = models.ForeignKey(Table, on_delete=models.CASCADE, related_name="downstream_edges")
+    source_column = models.ForeignKey(Column, null=True, blank=True, on_delete=models.CASCADE,
+                                      related_name="downstream_edges")
+    target_table = models.ForeignKey(Table, on_delete=models.CASCADE, related_name="upstream_edges")
+    target_column = models.ForeignKey(Column, null=True, blank=True, on_delete=models.CASCADE,
+                                      related_name="upstream_edges")
+    origin = models.CharField(max_length=16, choices=LineageOrigin.choices, default=LineageOrigin.MANUAL)
+    description = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LineageEdgeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source_table", "source_column", "target_table", "target_column"],
+                                    nulls_distinct=False, name="unique_lineage_edge"),
+            models.CheckConstraint(condition=Q(source_column__isnull=True, target_column__isnull=True)
+                                   | Q(source_column__isnull=False, target_column__isnull=False),
+                                   name="lineage_edge_is_table_or_column_level"),
+        ]
