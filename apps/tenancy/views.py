@@ -4,8 +4,6 @@ Views stay thin: they find objects through the selectors (another tenant's proje
 hand the input to one service, and turn a ValidationError into a readable message and a
 PermissionDenied into a 403 page that says why."""
 
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -15,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.web import apply_service, forbidden_as_page, form_errors
 from apps.tenancy import forms, selectors, services
 from apps.tenancy.models import Environment, Membership, Project, Role, RoleAssignment, RoleKind, TenantRoleAssignment
 from apps.tenancy.roles import ROLE_CAPABILITIES, WORKSPACE_ROLE_PRIVILEGES, Capability, WorkspaceRole
@@ -22,47 +21,11 @@ from apps.tenancy.roles import ROLE_CAPABILITIES, WORKSPACE_ROLE_PRIVILEGES, Cap
 User = get_user_model()
 
 
-def _readable(error: ValidationError) -> str:
-    if hasattr(error, "error_dict"):
-        parts = []
-        for field, field_messages in error.message_dict.items():
-            label = "" if field in ("__all__", "non_field_errors") else f"{field.replace('_', ' ').capitalize()}: "
-            parts.append(label + " ".join(field_messages))
-        return " ".join(parts)
-    return " ".join(error.messages)
-
-
-def _form_errors(form) -> str:
-    return _readable(ValidationError({field: list(errors) for field, errors in form.errors.items()}))
-
-
-def forbidden_as_page(view):
-    """Renders a refused action as a 403 page with the service's reason."""
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied as error:
-            return render(request, "tenancy/forbidden.html", {"reason": str(error)}, status=403)
-    return wrapper
-
-
 def _project_or_404(request, name: str) -> Project:
     try:
         return selectors.project_get(user=request.user, name=name)
     except Project.DoesNotExist:
         raise Http404("No such project.") from None
-
-
-def _apply(request, service, success: str, **kwargs) -> bool:
-    """Runs one service; a ValidationError becomes an error message, success a success message."""
-    try:
-        service(actor=request.user, request=request, **kwargs)
-    except ValidationError as error:
-        messages.error(request, _readable(error))
-        return False
-    messages.success(request, success)
-    return True
 
 
 # --- projects ----------------------------------------------------------------------------
@@ -166,7 +129,7 @@ def project_update(request, name: str):
     project = _project_or_404(request, name)
     form = forms.ProjectUpdateForm(request.POST)
     if form.is_valid():
-        _apply(request, services.project_update, "Description saved.", project=project,
+        apply_service(request, services.project_update, "Description saved.", project=project,
                description=form.cleaned_data["description"])
     return _back_to(project)
 
@@ -178,7 +141,7 @@ def member_add(request, name: str):
     project = _project_or_404(request, name)
     form = forms.UsernameForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
         return _back_to(project)
     username = form.cleaned_data["username"].strip()
     try:
@@ -186,7 +149,7 @@ def member_add(request, name: str):
     except User.DoesNotExist:
         messages.error(request, f"No account named '{username}' can be added to {project.name}.")
         return _back_to(project)
-    _apply(request, services.member_add, f"{user.username} is now a member of {project.name}.",
+    apply_service(request, services.member_add, f"{user.username} is now a member of {project.name}.",
            project=project, user=user)
     return _back_to(project)
 
@@ -200,7 +163,7 @@ def member_remove(request, name: str, username: str):
         membership = selectors.membership_get(user=request.user, project=project, username=username)
     except Membership.DoesNotExist:
         raise Http404("No such member.") from None
-    _apply(request, services.member_remove,
+    apply_service(request, services.member_remove,
            f"{username} was removed from {project.name}; their grants are kept for a later re-add.",
            membership=membership)
     return _back_to(project)
@@ -213,9 +176,9 @@ def role_create(request, name: str):
     project = _project_or_404(request, name)
     form = forms.RoleCreateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
         return _back_to(project)
-    _apply(request, services.role_create, f"Role {form.cleaned_data['name']} created.", project=project,
+    apply_service(request, services.role_create, f"Role {form.cleaned_data['name']} created.", project=project,
            **form.cleaned_data)
     return _back_to(project)
 
@@ -233,7 +196,7 @@ def _role_or_404(request, project: Project, role_name: str) -> Role:
 def role_drop(request, name: str, role: str):
     project = _project_or_404(request, name)
     role_obj = _role_or_404(request, project, role)
-    _apply(request, services.role_drop, f"Role {role_obj.name} dropped.", role=role_obj)
+    apply_service(request, services.role_drop, f"Role {role_obj.name} dropped.", role=role_obj)
     return _back_to(project)
 
 
@@ -244,7 +207,7 @@ def role_assign(request, name: str):
     project = _project_or_404(request, name)
     form = forms.RoleAssignForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
         return _back_to(project)
     role = _role_or_404(request, project, form.cleaned_data["role"])
     username = form.cleaned_data["username"].strip()
@@ -253,7 +216,7 @@ def role_assign(request, name: str):
     except User.DoesNotExist:
         messages.error(request, f"No account named '{username}' is a member of {project.name}.")
         return _back_to(project)
-    _apply(request, services.role_assign, f"{user.username} now holds {role.name}.", role=role, user=user)
+    apply_service(request, services.role_assign, f"{user.username} now holds {role.name}.", role=role, user=user)
     return _back_to(project)
 
 
@@ -267,7 +230,7 @@ def role_unassign(request, name: str, role: str, username: str):
         assignment = selectors.role_assignment_get(user=request.user, role=role_obj, username=username)
     except RoleAssignment.DoesNotExist:
         raise Http404("No such role assignment.") from None
-    _apply(request, services.role_unassign, f"{username} no longer holds {role_obj.name}.", assignment=assignment)
+    apply_service(request, services.role_unassign, f"{username} no longer holds {role_obj.name}.", assignment=assignment)
     return _back_to(project)
 
 
@@ -293,9 +256,9 @@ def user_list(request):
 def user_create(request):
     form = forms.SubaccountCreateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     else:
-        _apply(request, services.subaccount_create, f"Sub-account {form.cleaned_data['username']} created.",
+        apply_service(request, services.subaccount_create, f"Sub-account {form.cleaned_data['username']} created.",
                **form.cleaned_data)
     return redirect("tenancy:user-list")
 
@@ -314,10 +277,10 @@ def user_set_active(request, username: str):
     account = _account_or_404(request, username)
     form = forms.ActiveForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     else:
         is_active = form.cleaned_data["is_active"]
-        _apply(request, services.subaccount_set_active,
+        apply_service(request, services.subaccount_set_active,
                f"{account.username} {'enabled' if is_active else 'disabled'}.", user=account, is_active=is_active)
     return redirect("tenancy:user-list")
 
@@ -328,10 +291,10 @@ def user_set_active(request, username: str):
 def tenant_role_assign(request):
     form = forms.TenantRoleAssignForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
         return redirect("tenancy:user-list")
     account = _account_or_404(request, form.cleaned_data["username"].strip())
-    _apply(request, services.tenant_role_assign, f"{account.username} now holds tenant role "
+    apply_service(request, services.tenant_role_assign, f"{account.username} now holds tenant role "
            f"{form.cleaned_data['role']}.", user=account, role=form.cleaned_data["role"])
     return redirect("tenancy:user-list")
 
@@ -344,6 +307,6 @@ def tenant_role_unassign(request, pk: int):
         assignment = selectors.tenant_role_list(user=request.user).get(pk=pk)
     except TenantRoleAssignment.DoesNotExist:
         raise Http404("No such tenant role assignment.") from None
-    _apply(request, services.tenant_role_unassign,
+    apply_service(request, services.tenant_role_unassign,
            f"{assignment.user.username} no longer holds tenant role {assignment.role}.", assignment=assignment)
     return redirect(reverse("tenancy:user-list"))
