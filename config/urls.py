@@ -6,6 +6,8 @@ api_v1 = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.tenancy.api.urls")),
     path("", include("apps.audit.api.urls")),
+    path("", include("apps.catalog.api.urls_lineage")),
+    path("", include("apps.catalog.api.urls_vocabulary")),
 ]
 
 urlpatterns = [
@@ -15,5 +17,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("apps.accounts.urls")),
     path("audit/", include("apps.audit.urls")),
+    path("catalog/", include("apps.catalog.urls")),
     path("", include("apps.tenancy.urls")),
 ]

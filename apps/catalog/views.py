@@ -1,0 +1,185 @@
+"""The Data Map's pages: data sources and their harvests, and the table page.
+
+Views stay thin: objects come from the selectors (what the user may not see is 404), input
+goes to one service, refusals become readable messages or the 403 page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.catalog import forms, lineage, selectors, services
+from apps.catalog.drawing import lineage_drawing
+from apps.catalog.models import Column, DataSource, HarvestRun, HarvestStatus, Table
+from apps.core.web import apply_service, forbidden_as_page, form_errors, readable
+from apps.tenancy.roles import Capability
+from apps.tenancy.selectors import project_capabilities, project_capabilities_map, project_list
+
+
+def _data_source_or_404(request, pk: int) -> DataSource:
+    try:
+        return selectors.data_source_get(user=request.user, pk=pk)
+    except DataSource.DoesNotExist:
+        raise Http404("No such data source.") from None
+
+
+def _administered_projects(user) -> list:
+    projects = list(project_list(user=user))
+    capabilities = project_capabilities_map(user, projects)
+    return [project for project in projects if Capability.MANAGE_MEMBERS in capabilities[project.pk]]
+
+
+@login_required
+@require_GET
+def data_map(request):
+    """Every data source the user may see, by project, and the projects they can harvest."""
+    data_sources = list(selectors.data_source_list(user=request.user))
+    administered = _administered_projects(request.user)
+    with_warehouse_source = {source.project_id for source in data_sources if source.is_warehouse}
+    return render(request, "catalog/data_map.html", {
+        "data_sources": data_sources,
+        "administered_ids": {project.pk for project in administered},
+        "unharvested_projects": [project for project in administered if project.pk not in with_warehouse_source],
+        "may_register": bool(administered),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@forbidden_as_page
+def data_source_create(request):
+    administered = {project.name: project for project in _administered_projects(request.user)}
+    if not administered:
+        return render(request, "forbidden.html", {
+            "reason": "Only project admins register data sources, and you administer no project.",
+        }, status=403)
+    form = forms.DataSourceForm(request.POST or None, project_choices=sorted(administered),
+                                initial={"project": request.GET.get("project")})
+    check = None
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        project = administered[data.pop("project")]
+        if request.POST.get("action") == "test":
+            try:
+                check = services.connection_parameters_test(
+                    actor=request.user, project=project, kind=data["kind"], host=data["host"], port=data["port"],
+                    database=data["database"], username=data["username"], password=data["password"],
+                    tls_mode=data["tls_mode"],
+                )
+            except ValidationError as error:
+                messages.error(request, readable(error))
+        else:
+            data_source = apply_service(request, services.data_source_create,
+                                        f"Data source {data['name']} registered.", project=project, **data)
+            if data_source:
+                return redirect("catalog:data-source-detail", pk=data_source.pk)
+    elif request.method == "POST":
+        messages.error(request, form_errors(form))
+    return render(request, "catalog/data_source_form.html", {"form": form, "check": check})
+
+
+@login_required
+@require_GET
+def data_source_detail(request, pk: int):
+    data_source = _data_source_or_404(request, pk)
+    capabilities = project_capabilities(request.user, data_source.project)
+    return render(request, "catalog/data_source_detail.html", {
+        "data_source": data_source,
+        "tables": selectors.table_list(user=request.user, data_source=data_source, include_dropped=True),
+        "runs": selectors.harvest_run_list(user=request.user, data_source=data_source)[:10],
+        "may_manage": Capability.MANAGE_MEMBERS in capabilities,
+    })
+
+
+@login_required
+@require_POST
+@forbidden_as_page
+def data_source_test(request, pk: int):
+    data_source = _data_source_or_404(request, pk)
+    check = services.data_source_test_connection(actor=request.user, data_source=data_source)
+    (messages.success if check.ok else messages.error)(request, check.message)
+    return redirect("catalog:data-source-detail", pk=data_source.pk)
+
+
+@login_required
+@require_POST
+@forbidden_as_page
+def data_source_harvest(request, pk: int):
+    data_source = _data_source_or_404(request, pk)
+    run = apply_service(request, services.harvest_start, f"Harvest of {data_source.name} queued.",
+                        data_source=data_source)
+    if run:
+        return redirect("catalog:harvest-run-detail", pk=run.pk)
+    return redirect("catalog:data-source-detail", pk=data_source.pk)
+
+
+@login_required
+@require_POST
+@forbidden_as_page
+def project_harvest(request, name: str):
+    projects = {project.name: project for project in project_list(user=request.user)}
+    if name not in projects:
+        raise Http404("No such project.")
+    run = apply_service(request, services.project_harvest_start, f"Harvest of {name}'s warehouse schema queued.",
+                        project=projects[name])
+    if run:
+        return redirect("catalog:harvest-run-detail", pk=run.pk)
+    return redirect("catalog:data-map")
+
+
+@login_required
+@require_GET
+def harvest_run_detail(request, pk: int):
+    try:
+        run = selectors.harvest_run_list(user=request.user).get(pk=pk)
+    except HarvestRun.DoesNotExist:
+        raise Http404("No such harvest.") from None
+    context = {"run": run, "finished": run.status in (HarvestStatus.SUCCEEDED, HarvestStatus.FAILED)}
+    # htmx polls the progress block alone until the run has finished.
+    template = "catalog/_harvest_progress.html" if request.headers.get("HX-Request") else "catalog/harvest_run.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def table_detail(request, pk: int):
+    try:
+        table = selectors.table_get(user=request.user, pk=pk)
+    except Table.DoesNotExist:
+        raise Http404("No such table.") from None
+    project = table.data_source.project
+    may_classify = Capability.MANAGE_SECURITY in project_capabilities(request.user, project)
+    graph = lineage.lineage_graph(user=request.user, table=table)
+    return render(request, "catalog/table_detail.html", {
+        "table": table,
+        "project": project,
+        "may_classify": may_classify,
+        "sensitive_types": list(selectors.sensitive_type_list(user=request.user)) if may_classify else [],
+        "lineage": lineage_drawing(graph) if graph.edges else None,
+        "sensitivity_flags": lineage.lineage_sensitivity_flags(user=request.user, table=table),
+    })
+
+
+@login_required
+@require_POST
+@forbidden_as_page
+def column_classify(request, pk: int):
+    try:
+        column = selectors.column_get(user=request.user, pk=pk)
+    except Column.DoesNotExist:
+        raise Http404("No such column.") from None
+    types = {str(sensitive_type.pk): sensitive_type for sensitive_type in selectors.sensitive_type_list(user=request.user)}
+    form = forms.ColumnClassifyForm(request.POST, type_choices=[(pk, t.name) for pk, t in types.items()])
+    if not form.is_valid():
+        messages.error(request, form_errors(form))
+    else:
+        classification = types.get(form.cleaned_data["classification"])
+        level = form.cleaned_data["sensitivity_level"]
+        options = {"classification": classification}
+        if level is not None or classification is None:
+            options["sensitivity_level"] = level
+        apply_service(request, services.column_classify, f"{column.name} classified.", column=column, **options)
+    return redirect(reverse("catalog:table-detail", kwargs={"pk": column.table_id}) + f"#column-{column.pk}")
