@@ -7,6 +7,7 @@ api_v1 = [
     path("", include("apps.tenancy.api.urls")),
     path("", include("apps.audit.api.urls")),
     path("", include("apps.catalog.api.urls_lineage")),
+    path("", include("apps.catalog.api.urls_search")),
     path("", include("apps.catalog.api.urls_vocabulary")),
 ]
 

@@ -23,12 +23,12 @@ import logging
 import time
 from collections import defaultdict
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from apps import audit
 from apps.audit.models import Channel
-from apps.catalog import connectors, hooks
+from apps.catalog import connectors, hooks, search
 from apps.catalog.models import Column, DataSource, HarvestRun, HarvestStatus, Table
 
 logger = logging.getLogger(__name__)
@@ -83,9 +83,27 @@ def _field_changes(obj, info, fields) -> dict:
             for field in fields if getattr(obj, field) != getattr(info, field)}
 
 
-def _new_column(table: Table, info: connectors.ColumnInfo, now) -> Column:
-    return Column(table=table, name=info.name, ordinal=info.ordinal, data_type=info.data_type,
-                  nullable=info.nullable, comment=info.comment, first_seen_at=now, last_seen_at=now)
+NEW_COLUMNS_BATCH = 10_000
+
+
+def _insert_new_columns(new_columns: list[tuple[Table, connectors.ColumnInfo]], now) -> None:
+    """Insert the new columns with one ``INSERT ... SELECT FROM unnest(...)`` per batch: for
+    a first harvest of 100,000 columns, building model instances for ``bulk_create`` costs
+    far more than the database does. The new columns of new tables take their table's id,
+    set by the tables' ``bulk_create`` just before."""
+    sql = (
+        f"INSERT INTO {Column._meta.db_table} (table_id, name, ordinal, data_type, nullable, comment, description, "
+        "is_dropped, first_seen_at, last_seen_at) "
+        "SELECT u.table_id, u.name, u.ordinal, u.data_type, u.nullable, u.comment, '', false, %s, %s "
+        "FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::text[], %s::boolean[], %s::text[]) "
+        "AS u(table_id, name, ordinal, data_type, nullable, comment)"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(new_columns), NEW_COLUMNS_BATCH):
+            batch = new_columns[start:start + NEW_COLUMNS_BATCH]
+            cursor.execute(sql, [now, now, [table.pk for table, _ in batch], [info.name for _, info in batch],
+                                 [info.ordinal for _, info in batch], [info.data_type for _, info in batch],
+                                 [info.nullable for _, info in batch], [info.comment for _, info in batch]])
 
 
 def apply_metadata(*, data_source: DataSource, metadata: connectors.SourceMetadata,
@@ -103,7 +121,7 @@ def apply_metadata(*, data_source: DataSource, metadata: connectors.SourceMetada
         remote_columns[(info.schema, info.table)].append(info)
 
     new_tables: list[Table] = []
-    new_columns: list[Column] = []
+    new_columns: list[tuple[Table, connectors.ColumnInfo]] = []
     changed_tables: list[Table] = []
     changed_columns: list[Column] = []
     dropped_columns: list[Column] = []
@@ -118,7 +136,7 @@ def apply_metadata(*, data_source: DataSource, metadata: connectors.SourceMetada
                           comment=info.comment, row_estimate=info.row_estimate, first_seen_at=now,
                           last_seen_at=now)
             new_tables.append(table)
-            new_columns.extend(_new_column(table, column, now) for column in remote_columns[key])
+            new_columns.extend((table, column) for column in remote_columns[key])
             changes.add("table", "added", *key, columns=[column.name for column in remote_columns[key]])
         else:
             seen_tables.add(table.pk)
@@ -149,16 +167,19 @@ def apply_metadata(*, data_source: DataSource, metadata: connectors.SourceMetada
                 dropped_columns.append(column)
 
     Table.objects.bulk_create(new_tables, batch_size=1000)
-    # The new columns of new tables take their table's id, set just now, when they are saved.
-    Column.objects.bulk_create(new_columns, batch_size=2000)
+    _insert_new_columns(new_columns, now)
     Table.objects.bulk_update(changed_tables + dropped_tables,
                               ["kind", "comment", "row_estimate", "is_dropped", "dropped_at"], batch_size=1000)
     Column.objects.bulk_update(changed_columns + dropped_columns,
                                ["ordinal", "data_type", "nullable", "comment", "is_dropped", "dropped_at"],
                                batch_size=2000)
-    # Everything still live was seen just now.
-    Table.objects.filter(data_source=data_source, is_dropped=False).update(last_seen_at=now)
-    Column.objects.filter(table__data_source=data_source, is_dropped=False).update(last_seen_at=now)
+    # Everything still live was seen just now (what was added just now says so already).
+    Table.objects.filter(data_source=data_source, is_dropped=False).exclude(last_seen_at=now).update(last_seen_at=now)
+    Column.objects.filter(table__data_source=data_source, is_dropped=False).exclude(last_seen_at=now) \
+        .update(last_seen_at=now)
+    search.search_documents_refresh(
+        tables={t.pk for t in new_tables + changed_tables + dropped_tables}
+        | {table.pk for table, _ in new_columns} | {c.table_id for c in changed_columns + dropped_columns})
 
     hooks.objects_dropped(data_source=data_source, tables=dropped_tables, columns=dropped_columns)
     changes.counts["tables_seen"] = total
@@ -176,7 +197,7 @@ def _compare_columns(table: Table, remote: list[connectors.ColumnInfo], known: d
         seen.add(info.name)
         column = known.get(info.name)
         if column is None:
-            new_columns.append(_new_column(table, info, now))
+            new_columns.append((table, info))
             changes.add("column", "added", table.schema, table.name, info.name, data_type=info.data_type)
             continue
         fields = _field_changes(column, info, COLUMN_FIELDS)

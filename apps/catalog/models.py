@@ -9,6 +9,9 @@ checked by the services with ``project_capabilities``.
 import re
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -440,3 +443,71 @@ class LineageEdge(models.Model):
                                    | Q(source_column__isnull=False, target_column__isnull=False),
                                    name="lineage_edge_is_table_or_column_level"),
         ]
+
+
+# --- search -------------------------------------------------------------------------------
+
+class SearchDocumentKind(models.TextChoices):
+    TABLE = "table", "Table"
+    COLUMN = "column", "Column"
+
+
+class SearchDocumentQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        return self.filter(project__in=_visible_projects(user, action))
+
+
+class SearchDocument(models.Model):
+    """What the search box finds: one row per table and per column, denormalized so that a
+    search is one indexed scan of one table (``apps.catalog.search`` keeps it in step).
+
+    ``search_vector`` weighs names A; tags, glossary terms, categories and classifications
+    B; descriptions and comments C; a column's table D. ``name`` (the object's own name) has
+    a trigram index for typo-tolerant matches. For a table, ``level`` is the highest level
+    of its live columns and ``sensitive_type_ids`` their classifications; a column inherits
+    its table's owner and categories.
+    """
+
+    kind = models.CharField(max_length=8, choices=SearchDocumentKind.choices)
+    table = models.ForeignKey(Table, on_delete=models.CASCADE, related_name="+")
+    column = models.OneToOneField(Column, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # Copies of the table's: the table's and column's foreign keys decide a document's
+    # lifetime, so these carry no constraint (checked at commit, 100,000 at a time) and,
+    # being filtered together with the project, no index of their own.
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_constraint=False,
+                               db_index=False)
+    project = models.ForeignKey("tenancy.Project", on_delete=models.CASCADE, related_name="+", db_constraint=False,
+                                db_index=False)
+    data_source = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="+", db_constraint=False,
+                                    db_index=False)
+    schema = models.CharField(max_length=128)
+    table_name = models.CharField(max_length=128)
+    name = models.CharField(max_length=128)
+    data_type = models.CharField(max_length=255, blank=True)
+    text = models.TextField(blank=True, help_text="Description and comment, for snippets.")
+    level = models.PositiveSmallIntegerField(null=True, blank=True)
+    sensitive_type_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", db_constraint=False, db_index=False)
+    category_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    is_dropped = models.BooleanField(default=False)
+    search_vector = SearchVectorField(null=True)
+
+    objects = SearchDocumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["schema", "table_name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["table"], condition=Q(column__isnull=True),
+                                    name="one_search_document_per_table"),
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="catalog_search_vector"),
+            GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="catalog_search_name_trgm"),
+            GinIndex(fields=["sensitive_type_ids"], name="catalog_search_types"),
+            GinIndex(fields=["category_ids"], name="catalog_search_categories"),
+            models.Index(fields=["project", "level"], name="catalog_search_project_level"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.schema}.{self.table_name}" + (f".{self.name}" if self.column_id else "")

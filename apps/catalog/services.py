@@ -37,6 +37,7 @@ from apps.catalog.models import (
     Table,
     TLSMode,
 )
+from apps.catalog.search import search_documents_refresh
 from apps.core import crypto
 from apps.tenancy.models import Project
 from apps.tenancy.roles import Capability
@@ -298,6 +299,7 @@ def column_classify(*, actor, column: Column, sensitivity_level=_UNCHANGED, clas
         column.classification = classification
     if changes:
         column.save(update_fields=["sensitivity_level", "classification"])
+        search_documents_refresh(tables=[column.table_id])
         security_version_bump(project)
         audit.record(actor, "catalog.column_classify", column, project=project, request=request, details=changes)
     return column

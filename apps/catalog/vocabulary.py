@@ -38,6 +38,7 @@ from apps.catalog.models import (
     Table,
     Tag,
 )
+from apps.catalog.search import search_documents_refresh
 from apps.tenancy.models import Membership, Project, Tenant
 from apps.tenancy.roles import Capability
 from apps.tenancy.selectors import project_capabilities, tenant_roles_of
@@ -117,6 +118,16 @@ def _same_tenant(field: str, objects: Iterable, tenant_id: int, noun: str) -> li
 def _change(changes: dict, field: str, before, after) -> None:
     if before != after:
         changes[field] = {"from": before, "to": after}
+
+
+
+def _refresh_search_of(*, tables=(), columns=()) -> None:
+    """Search documents carry categories, terms, tags and type names: a change to any of
+    them refreshes the documents of every table that shows it, in the same transaction."""
+    table_ids = {getattr(table, "pk", table) for table in tables}
+    table_ids |= set(Column.objects.filter(pk__in=[getattr(c, "pk", c) for c in columns]).values_list("table_id",
+                                                                                                         flat=True))
+    search_documents_refresh(tables=table_ids)
 
 
 def _lock_vocabulary(tenant_id: int) -> None:
@@ -216,6 +227,8 @@ def category_update(*, actor, category: Category, name=_UNCHANGED, description=_
         category.name, category.parent, category.path = new_name, new_parent, new_path
     if changes:
         category.save(update_fields=["name", "parent", "path", "description"])
+        if "path" in changes:
+            _refresh_search_of(tables=Table.objects.filter(categories__in=_subtree(category)).distinct())
         audit.record(actor, "catalog.category.update", category, request=request, details=changes)
     return category
 
@@ -321,6 +334,8 @@ def glossary_term_update(*, actor, term: GlossaryTerm, name=_UNCHANGED, definiti
                 term.save()
         except IntegrityError:
             raise ValidationError({"name": f"The glossary already has a term named '{term.name}'."}) from None
+        if "name" in changes or "synonyms" in changes:
+            _refresh_search_of(tables=term.tables.all(), columns=term.columns.all())
         audit.record(actor, "catalog.glossary_term.update", term, request=request, details=changes)
     return term
 
@@ -330,9 +345,11 @@ def glossary_term_delete(*, actor, term: GlossaryTerm, request=None) -> None:
     """Delete a term; the tables and columns it was assigned to lose it (the event counts them)."""
     require_tenant_admin(actor, term.tenant_id, "the glossary")
     term = GlossaryTerm.objects.select_related("category").get(pk=term.pk)
+    tables, columns = list(term.tables.all()), list(term.columns.all())
     audit.record(actor, "catalog.glossary_term.delete", term, request=request,
-                 details={**_term_summary(term), "tables": term.tables.count(), "columns": term.columns.count()})
+                 details={**_term_summary(term), "tables": len(tables), "columns": len(columns)})
     term.delete()
+    _refresh_search_of(tables=tables, columns=columns)
 
 
 # --- tags -------------------------------------------------------------------------------------------
@@ -374,9 +391,11 @@ def tag_delete(*, actor, tag: Tag, request=None) -> None:
     """Delete a tag everywhere it is used (tenant owner and administrators)."""
     require_tenant_admin(actor, tag.tenant_id, "tags")
     tag = Tag.objects.get(pk=tag.pk)
+    tables, columns = list(tag.tables.all()), list(tag.columns.all())
     audit.record(actor, "catalog.tag.delete", tag, request=request,
-                 details={"name": tag.name, "tables": tag.tables.count(), "columns": tag.columns.count()})
+                 details={"name": tag.name, "tables": len(tables), "columns": len(columns)})
     tag.delete()
+    _refresh_search_of(tables=tables, columns=columns)
 
 
 # --- custom sensitive types ---------------------------------------------------------------------------
@@ -444,6 +463,8 @@ def sensitive_type_update(*, actor, sensitive_type: SensitiveType, name=_UNCHANG
         _change(changes, field, before[field], after[field])
     if changes:
         sensitive_type.save()
+        if "name" in changes or "category" in changes:
+            _refresh_search_of(columns=sensitive_type.columns.all())
         audit.record(actor, "catalog.sensitive_type.update", sensitive_type, request=request, details=changes)
     return sensitive_type
 
@@ -529,6 +550,7 @@ def table_metadata_update(*, actor, table: Table, description=_UNCHANGED, owner=
     if "description" in changes or "owner" in changes:
         table.save(update_fields=["description", "owner"])
     if changes:
+        search_documents_refresh(tables=[table])
         audit.record(actor, "catalog.table.metadata_update", table, project=project, request=request,
                      details=changes)
     return table
@@ -558,6 +580,7 @@ def column_metadata_update(*, actor, column: Column, description=_UNCHANGED, ter
     if "description" in changes:
         column.save(update_fields=["description"])
     if changes:
+        search_documents_refresh(tables=[table])
         audit.record(actor, "catalog.column.metadata_update", column, project=project, request=request,
                      details=changes)
     return column
