@@ -6,6 +6,7 @@ app_name = "catalog"
 
 urlpatterns = [
     path("", views.data_map, name="data-map"),
+    path("search/", views.catalog_search_page, name="search"),
     path("sources/new/", views.data_source_create, name="data-source-create"),
     path("sources/<int:pk>/", views.data_source_detail, name="data-source-detail"),
     path("sources/<int:pk>/test/", views.data_source_test, name="data-source-test"),

@@ -11,7 +11,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.catalog import forms, lineage, selectors, services
+from apps.catalog import forms, lineage, search, selectors, services
+from apps.catalog.api.serializers_search import SearchQuerySerializer
 from apps.catalog.drawing import lineage_drawing
 from apps.catalog.models import Column, DataSource, HarvestRun, HarvestStatus, Table
 from apps.core.web import apply_service, forbidden_as_page, form_errors, readable
@@ -137,7 +138,11 @@ def harvest_run_detail(request, pk: int):
         run = selectors.harvest_run_list(user=request.user).get(pk=pk)
     except HarvestRun.DoesNotExist:
         raise Http404("No such harvest.") from None
-    context = {"run": run, "finished": run.status in (HarvestStatus.SUCCEEDED, HarvestStatus.FAILED)}
+    context = {
+        "run": run,
+        "finished": run.status in (HarvestStatus.SUCCEEDED, HarvestStatus.FAILED),
+        "counts": [(name.replace("_", " ").capitalize(), value) for name, value in run.counts.items()],
+    }
     # htmx polls the progress block alone until the run has finished.
     template = "catalog/_harvest_progress.html" if request.headers.get("HX-Request") else "catalog/harvest_run.html"
     return render(request, template, context)
@@ -183,3 +188,46 @@ def column_classify(request, pk: int):
             options["sensitivity_level"] = level
         apply_service(request, services.column_classify, f"{column.name} classified.", column=column, **options)
     return redirect(reverse("catalog:table-detail", kwargs={"pk": column.table_id}) + f"#column-{column.pk}")
+
+
+FACET_TITLES = {"project": "Project", "data_source": "Data source", "level": "Sensitivity level",
+                "sensitive_type": "Sensitive type", "owner": "Owner", "category": "Category"}
+
+
+@login_required
+@require_GET
+def catalog_search_page(request):
+    """The one search box: the same parameters and validation as GET /api/v1/catalog/search."""
+    params = SearchQuerySerializer(data=request.GET)
+    if not params.is_valid():
+        messages.error(request, readable(ValidationError(params.errors)))
+        return render(request, "catalog/search.html", {"q": request.GET.get("q", ""), "result": None})
+    data = dict(params.validated_data)
+    q, page, page_size = data.pop("q"), data.pop("page"), data.pop("page_size")
+    try:
+        result = search.catalog_search(user=request.user, q=q, filters=search.SearchFilters(**data), page=page,
+                                       page_size=page_size)
+    except ValidationError as error:
+        messages.error(request, readable(error))
+        result = None
+    active = {name: request.GET[name] for name in FACET_TITLES if request.GET.get(name)}
+    facets = [
+        {"name": name, "title": title, "active": active.get(name), "values": result.facets.get(name, [])[:10],
+         "base_query": _query_without(request.GET, name)}
+        for name, title in FACET_TITLES.items()
+    ] if result else []
+    return render(request, "catalog/search.html", {
+        "q": q, "result": result, "facets": facets, "page": page,
+        "has_next": result is not None and page * page_size < result.count,
+        "page_base_query": _query_without(request.GET, "page"),
+    })
+
+
+def _query_without(params, name: str) -> str:
+    """The current query string without ``name`` (and back on the first page), for links
+    that set or clear one filter."""
+    kept = params.copy()
+    kept.pop(name, None)
+    if name != "page":
+        kept.pop("page", None)
+    return kept.urlencode()

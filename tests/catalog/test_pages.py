@@ -125,6 +125,7 @@ def test_change_list_shows_added_and_dropped_columns(harvested, warehouse_sql):
     page = client_for(harvested["owner"]).get(f"/catalog/harvests/{run.pk}/").content.decode()
     assert "customers.email" in page and "customers.mobile" in page
     assert ">added<" in page and ">dropped<" in page
+    assert "Columns added: 1" in page and "Columns dropped: 1" in page
 
 
 def test_register_form_tests_the_connection_without_saving_or_echoing_the_password(harvested):
@@ -205,3 +206,22 @@ def test_lineage_drawing_puts_upstream_left_and_downstream_right():
     assert [node.is_root for node in drawing.nodes].count(True) == 1
     assert drawing.edges[0].title == "raw → clean (a → b)"
     assert drawing.width >= x["export"] + 190 and drawing.height >= max(ys.values()) + 34
+
+
+def test_search_page_finds_a_visible_table_with_facets_and_hides_it_from_other_tenants(harvested):
+    owner, table = harvested["owner"], harvested["table"]
+    page = client_for(owner).get("/catalog/search/", {"q": "custmers"}).content.decode()  # a typo
+    assert f'href="/catalog/tables/{table.pk}/"' in page and 'id="facets"' in page
+    assert harvested["project"].name in page
+    other = client_for(harvested["stranger"]).get("/catalog/search/", {"q": "customers"}).content.decode()
+    assert f'href="/catalog/tables/{table.pk}/"' not in other and "Nothing found" in other
+
+
+def test_search_page_filters_by_level_and_explains_bad_input(harvested):
+    owner, table = harvested["owner"], harvested["table"]
+    mobile = Column.objects.get(table=table, name="mobile")
+    services.column_classify(actor=owner, column=mobile, sensitivity_level=5)
+    page = client_for(owner).get("/catalog/search/", {"q": "mobile", "level": "5"}).content.decode()
+    assert f"#column-{mobile.pk}" in page and "L5" in page
+    bad = client_for(owner).get("/catalog/search/", {"q": "x", "level": "12"}, follow=True).content.decode()
+    assert "Level:" in bad and "less than or equal to 9" in bad
