@@ -6,22 +6,13 @@ thread with a running loop; so every database step happens before the browser st
 after it has closed.
 """
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from apps.audit.models import Event
 from apps.core import demo
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "e2e"
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["default", "warehouse"])]
 
