@@ -14,5 +14,6 @@ urlpatterns = [
     path("projects/<str:name>/harvest/", views.project_harvest, name="project-harvest"),
     path("harvests/<int:pk>/", views.harvest_run_detail, name="harvest-run-detail"),
     path("tables/<int:pk>/", views.table_detail, name="table-detail"),
+    path("tables/<int:pk>/metadata/", views.table_metadata_update, name="table-metadata-update"),
     path("columns/<int:pk>/classify/", views.column_classify, name="column-classify"),
 ]

@@ -11,13 +11,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.catalog import forms, lineage, search, selectors, services
+from apps.catalog import forms, lineage, search, selectors, services, vocabulary
 from apps.catalog.api.serializers_search import SearchQuerySerializer
 from apps.catalog.drawing import lineage_drawing
 from apps.catalog.models import Column, DataSource, HarvestRun, HarvestStatus, Table
 from apps.core.web import apply_service, forbidden_as_page, form_errors, readable
 from apps.tenancy.roles import Capability
-from apps.tenancy.selectors import project_capabilities, project_capabilities_map, project_list
+from apps.tenancy.selectors import member_list, project_capabilities, project_capabilities_map, project_list
 
 
 def _data_source_or_404(request, pk: int) -> DataSource:
@@ -158,7 +158,13 @@ def table_detail(request, pk: int):
     project = table.data_source.project
     may_classify = Capability.MANAGE_SECURITY in project_capabilities(request.user, project)
     graph = lineage.lineage_graph(user=request.user, table=table)
+    may_edit = vocabulary.may_edit_table_metadata(request.user, table) and not table.is_dropped
     return render(request, "catalog/table_detail.html", {
+        "may_edit": may_edit,
+        "members": [membership.user for membership in member_list(user=request.user, project=project)]
+        if may_edit else [],
+        "categories": list(vocabulary.category_list(user=request.user)) if may_edit else [],
+        "terms": list(vocabulary.glossary_term_list(user=request.user)) if may_edit else [],
         "table": table,
         "project": project,
         "may_classify": may_classify,
@@ -188,6 +194,40 @@ def column_classify(request, pk: int):
             options["sensitivity_level"] = level
         apply_service(request, services.column_classify, f"{column.name} classified.", column=column, **options)
     return redirect(reverse("catalog:table-detail", kwargs={"pk": column.table_id}) + f"#column-{column.pk}")
+
+
+@login_required
+@require_POST
+@forbidden_as_page
+def table_metadata_update(request, pk: int):
+    try:
+        table = selectors.table_get(user=request.user, pk=pk)
+    except Table.DoesNotExist:
+        raise Http404("No such table.") from None
+    project = table.data_source.project
+    post = request.POST
+    try:
+        owner = post.get("owner") or None
+        owner = vocabulary.project_member_users(project=project, usernames=[owner], field="owner")[0] if owner else None
+        stewards = vocabulary.project_member_users(project=project, usernames=post.getlist("stewards"),
+                                                   field="stewards")
+        categories = list(vocabulary.category_list(user=request.user).filter(pk__in=_ids(post, "categories")))
+        terms = list(vocabulary.glossary_term_list(user=request.user).filter(pk__in=_ids(post, "terms")))
+    except ValidationError as error:
+        messages.error(request, readable(error))
+        return redirect("catalog:table-detail", pk=table.pk)
+    tags = [tag.strip() for tag in post.get("tags", "").split(",") if tag.strip()]
+    apply_service(request, vocabulary.table_metadata_update, f"{table.qualified_name} updated.", table=table,
+                  description=post.get("description", ""), owner=owner, stewards=stewards,
+                  categories=categories, terms=terms, tags=tags)
+    return redirect("catalog:table-detail", pk=table.pk)
+
+
+def _ids(post, name: str) -> list[int]:
+    values = post.getlist(name)
+    if not all(value.isdigit() for value in values):
+        raise ValidationError({name: "Choose from the list."})
+    return [int(value) for value in values]
 
 
 FACET_TITLES = {"project": "Project", "data_source": "Data source", "level": "Sensitivity level",

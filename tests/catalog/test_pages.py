@@ -4,7 +4,7 @@ classifying a column by hand."""
 import pytest
 from django.test import Client
 
-from apps.catalog import lineage, services
+from apps.catalog import lineage, services, vocabulary
 from apps.catalog.drawing import lineage_drawing
 from apps.catalog.harvest import harvest_run_execute
 from apps.catalog.models import Column, DataSource, HarvestRun, SensitiveType, Table
@@ -225,3 +225,39 @@ def test_search_page_filters_by_level_and_explains_bad_input(harvested):
     assert f"#column-{mobile.pk}" in page and "L5" in page
     bad = client_for(owner).get("/catalog/search/", {"q": "x", "level": "12"}, follow=True).content.decode()
     assert "Level:" in bad and "less than or equal to 9" in bad
+
+
+def test_owner_edits_table_metadata_from_the_page(harvested):
+    owner, member, table = harvested["owner"], harvested["member"], harvested["table"]
+    category = vocabulary.category_create(actor=owner, name="Sales")
+    term = vocabulary.glossary_term_create(actor=owner, name="Customer")
+    page = client_for(owner).get(f"/catalog/tables/{table.pk}/").content.decode()
+    assert 'id="edit-metadata"' in page and "Sales" in page and "Customer" in page
+    response = client_for(owner).post(f"/catalog/tables/{table.pk}/metadata/", {
+        "description": "Buyers of the shop", "owner": member.username, "stewards": [owner.username],
+        "categories": [str(category.pk)], "terms": [str(term.pk)], "tags": "pii, crm",
+    })
+    assert response.status_code == 302
+    table.refresh_from_db()
+    assert table.description == "Buyers of the shop" and table.owner == member
+    assert list(table.stewards.all()) == [owner]
+    assert [c.path for c in table.categories.all()] == ["Sales"] and [t.name for t in table.terms.all()] == ["Customer"]
+    assert sorted(tag.name for tag in table.tags.all()) == ["crm", "pii"]
+
+
+def test_member_sees_no_edit_form_and_cannot_post_one(harvested):
+    member, table = harvested["member"], harvested["table"]
+    assert 'id="edit-metadata"' not in client_for(member).get(f"/catalog/tables/{table.pk}/").content.decode()
+    response = client_for(member).post(f"/catalog/tables/{table.pk}/metadata/", {"description": "mine now"})
+    assert response.status_code == 403
+    table.refresh_from_db()
+    assert table.description == ""
+
+
+def test_metadata_form_refuses_a_non_member_owner_and_changes_nothing(harvested):
+    owner, table, stranger = harvested["owner"], harvested["table"], harvested["stranger"]
+    response = client_for(owner).post(f"/catalog/tables/{table.pk}/metadata/",
+                                      {"description": "x", "owner": stranger.username}, follow=True)
+    assert f"Not a member of project {harvested['project'].name}" in response.content.decode()
+    table.refresh_from_db()
+    assert table.description == "" and table.owner is None
