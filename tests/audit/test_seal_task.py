@@ -67,7 +67,7 @@ def test_beat_runs_seal_pending_every_few_seconds():
     assert "apps.audit.tasks.seal_pending" in celery_app.tasks
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_seal_pending_on_a_real_worker_seals_orphaned_events(celery_worker_process):
     owner = make_owner()
     orphans = [_orphaned_event(owner, f"test.orphan_{i}") for i in range(3)]

@@ -17,7 +17,7 @@ from apps.audit import chain
 from apps.audit.models import Event
 from tests.factories import make_owner, make_subaccount
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 BASE_DIR = Path(settings.BASE_DIR)
 
 

@@ -13,7 +13,7 @@ from tests.factories import make_owner, make_project
 TABLES = 12
 
 
-@pytest.mark.django_db(transaction=True, databases=["default", "warehouse"])
+@pytest.mark.django_db(transaction=True, serialized_rollback=True, databases=["default", "warehouse"])
 def test_harvest_runs_on_a_real_worker_and_reaches_100_percent(celery_worker_process, warehouse_sql):
     owner = make_owner()
     project = make_project(owner)
@@ -42,7 +42,7 @@ def test_harvest_runs_on_a_real_worker_and_reaches_100_percent(celery_worker_pro
             cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-@pytest.mark.django_db(transaction=True, databases=["default", "warehouse"])
+@pytest.mark.django_db(transaction=True, serialized_rollback=True, databases=["default", "warehouse"])
 def test_progress_is_visible_to_others_while_the_harvest_transaction_is_open(warehouse_sql, monkeypatch):
     from apps.catalog import hooks
     from apps.catalog.harvest import harvest_run_execute

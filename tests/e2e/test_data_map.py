@@ -13,7 +13,7 @@ from apps.catalog.models import Column, SensitiveType
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.factories import PASSWORD, make_owner, make_project
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["default", "warehouse"])]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True, databases=["default", "warehouse"])]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from apps.audit.models import Event
 from apps.core import demo
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["default", "warehouse"])]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True, databases=["default", "warehouse"])]
 
 
 @pytest.fixture
