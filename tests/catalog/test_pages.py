@@ -58,6 +58,7 @@ def test_table_page_shows_columns_and_other_tenants_get_404(harvested):
     url = f"/catalog/tables/{harvested['table'].pk}/"
     page = client_for(harvested["member"]).get(url).content.decode()
     assert "customers" in page and "mobile" in page and "Mobile phone" in page
+    assert f"<title>{harvested['table'].qualified_name} · Warden</title>" in page
     assert "Classify" not in page  # a plain member may not classify
     assert client_for(harvested["stranger"]).get(url).status_code == 404
     source = harvested["table"].data_source
