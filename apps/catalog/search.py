@@ -416,3 +416,12 @@ def catalog_search(*, user, q: str = "", filters: SearchFilters | None = None, p
     # UNION ALL keeps no order: the page is sorted again, by the same keys.
     hits.sort(key=_rank_key(bool(q)))
     return SearchResult(count=total, hits=hits, facets=facets)
+
+
+def catalog_search_with(*, user, params: dict) -> tuple[SearchResult, int, int]:
+    """``catalog_search`` with the validated parameters of the API and the search page
+    (``q``, ``page``, ``page_size`` and the filters); returns the result, page and page size."""
+    params = dict(params)
+    q, page, page_size = params.pop("q"), params.pop("page"), params.pop("page_size")
+    result = catalog_search(user=user, q=q, filters=SearchFilters(**params), page=page, page_size=page_size)
+    return result, page, page_size

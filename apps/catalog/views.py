@@ -27,6 +27,13 @@ def _data_source_or_404(request, pk: int) -> DataSource:
         raise Http404("No such data source.") from None
 
 
+def _table_or_404(request, pk: int) -> Table:
+    try:
+        return selectors.table_get(user=request.user, pk=pk)
+    except Table.DoesNotExist:
+        raise Http404("No such table.") from None
+
+
 def _administered_projects(user) -> list:
     projects = list(project_list(user=user))
     capabilities = project_capabilities_map(user, projects)
@@ -151,10 +158,7 @@ def harvest_run_detail(request, pk: int):
 @login_required
 @require_GET
 def table_detail(request, pk: int):
-    try:
-        table = selectors.table_get(user=request.user, pk=pk)
-    except Table.DoesNotExist:
-        raise Http404("No such table.") from None
+    table = _table_or_404(request, pk)
     project = table.data_source.project
     may_classify = Capability.MANAGE_SECURITY in project_capabilities(request.user, project)
     graph = lineage.lineage_graph(user=request.user, table=table)
@@ -200,10 +204,7 @@ def column_classify(request, pk: int):
 @require_POST
 @forbidden_as_page
 def table_metadata_update(request, pk: int):
-    try:
-        table = selectors.table_get(user=request.user, pk=pk)
-    except Table.DoesNotExist:
-        raise Http404("No such table.") from None
+    table = _table_or_404(request, pk)
     project = table.data_source.project
     post = request.POST
     try:
@@ -242,11 +243,9 @@ def catalog_search_page(request):
     if not params.is_valid():
         messages.error(request, readable(ValidationError(params.errors)))
         return render(request, "catalog/search.html", {"q": request.GET.get("q", ""), "result": None})
-    data = dict(params.validated_data)
-    q, page, page_size = data.pop("q"), data.pop("page"), data.pop("page_size")
+    q, page, page_size = (params.validated_data[name] for name in ("q", "page", "page_size"))
     try:
-        result = search.catalog_search(user=request.user, q=q, filters=search.SearchFilters(**data), page=page,
-                                       page_size=page_size)
+        result, _, _ = search.catalog_search_with(user=request.user, params=params.validated_data)
     except ValidationError as error:
         messages.error(request, readable(error))
         result = None

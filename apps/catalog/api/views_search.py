@@ -50,10 +50,7 @@ class CatalogSearchViewSet(mixins.ListModelMixin, RestrictedViewSet):
     def list(self, request, *args, **kwargs):
         params = SearchQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        data = dict(params.validated_data)
-        q, page, page_size = data.pop("q"), data.pop("page"), data.pop("page_size")
-        result = search.catalog_search(user=request.user, q=q, filters=search.SearchFilters(**data), page=page,
-                                       page_size=page_size)
+        result, page, page_size = search.catalog_search_with(user=request.user, params=params.validated_data)
         body = {"count": result.count, "page": page, "page_size": page_size,
                 "results": [_hit(hit) for hit in result.hits], "facets": result.facets}
         return Response(SearchResultSerializer(body).data)
