@@ -320,7 +320,9 @@ def _snippet(text: str, words: list[str]) -> tuple[str, list[tuple[int, int]]]:
     return prefix + snippet + suffix, highlights
 
 
-# One scan: the matches are computed once, then give the page of hits and every facet.
+# One scan: the matches are computed once, then give the page of hits and every facet. The
+# array facets unnest only the rows that have values (most have none), in the select list,
+# which costs far less than a lateral join per row.
 SEARCH_SQL = """
 WITH m AS MATERIALIZED ({matches})
 (SELECT 'hit', id, score, NULL FROM m ORDER BY {order} LIMIT %s OFFSET %s)
@@ -330,8 +332,11 @@ SELECT CASE GROUPING(project_id, data_source_id, level, owner_id)
          ELSE 'total' END,
        coalesce(project_id, data_source_id, level, owner_id), NULL, count(*)
 FROM m GROUP BY GROUPING SETS ((project_id), (data_source_id), (level), (owner_id), ())
-UNION ALL SELECT 'sensitive_type', t, NULL, count(*) FROM m, unnest(m.sensitive_type_ids) t GROUP BY 2
-UNION ALL SELECT 'category', c, NULL, count(*) FROM m, unnest(m.category_ids) c GROUP BY 2
+UNION ALL
+SELECT facet, value, NULL, count(*) FROM (
+    SELECT 'sensitive_type' AS facet, unnest(sensitive_type_ids) AS value FROM m WHERE sensitive_type_ids <> '{{}}'
+    UNION ALL SELECT 'category', unnest(category_ids) FROM m WHERE category_ids <> '{{}}'
+) labels GROUP BY 1, 2
 """
 # Names compare byte by byte (as Python compares them): cheaper than the locale's rules, and
 # identifiers need no more.
