@@ -6,6 +6,8 @@ goes to one service, refusals become readable messages or the 403 page."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.catalog import forms, lineage, search, selectors, services, vocabulary
 from apps.catalog.api.serializers_search import SearchQuerySerializer
 from apps.catalog.drawing import lineage_drawing
-from apps.catalog.models import Column, DataSource, HarvestRun, HarvestStatus, Table
+from apps.catalog.models import Column, DataSource, HarvestRun, HarvestStatus, LineageEdge, Table
 from apps.core.web import apply_service, forbidden_as_page, form_errors, readable
 from apps.tenancy.roles import Capability
 from apps.tenancy.selectors import member_list, project_capabilities, project_capabilities_map, project_list
@@ -32,6 +34,13 @@ def _table_or_404(request, pk: int) -> Table:
         return selectors.table_get(user=request.user, pk=pk)
     except Table.DoesNotExist:
         raise Http404("No such table.") from None
+
+
+def _column_or_404(request, pk: int) -> Column:
+    try:
+        return selectors.column_get(user=request.user, pk=pk)
+    except Column.DoesNotExist:
+        raise Http404("No such column.") from None
 
 
 def _administered_projects(user) -> list:
@@ -155,14 +164,69 @@ def harvest_run_detail(request, pk: int):
     return render(request, template, context)
 
 
+LINEAGE_DEPTHS = range(1, 6)
+LINEAGE_DEFAULT_DEPTH = 2
+# The page speaks of upstream and downstream; lineage_graph of up and down.
+LINEAGE_DIRECTIONS = {"both": "both", "upstream": "up", "downstream": "down"}
+# Beyond this many visible tables a select is unusable: the add-edge form asks for a name.
+LINEAGE_TABLE_CHOICES_MAX = 200
+LINEAGE_PAIR_ROWS = 3
+
+
+def _lineage_view(request) -> tuple[int, str]:
+    """Depth and direction of the lineage picture from the query string; bad values fall
+    back to the defaults with a message."""
+    depth, direction = request.GET.get("depth", ""), request.GET.get("direction", "both")
+    if depth == "":
+        depth = LINEAGE_DEFAULT_DEPTH
+    elif depth.isdigit() and int(depth) in LINEAGE_DEPTHS:
+        depth = int(depth)
+    else:
+        messages.error(request, f"Depth: use a whole number from 1 to {LINEAGE_DEPTHS[-1]}.")
+        depth = LINEAGE_DEFAULT_DEPTH
+    if direction not in LINEAGE_DIRECTIONS:
+        messages.error(request, f"Direction: choose one of {', '.join(LINEAGE_DIRECTIONS)}.")
+        direction = "both"
+    return depth, direction
+
+
+def _lineage_edges_of(user, table: Table) -> list[LineageEdge]:
+    return list(
+        LineageEdge.objects.restrict(user).filter(Q(source_table=table) | Q(target_table=table))
+        .select_related("source_table__data_source__project", "target_table__data_source__project",
+                        "source_column", "target_column", "created_by")
+        .order_by("id")
+    )
+
+
+def _may_draw_into(user, table: Table, capabilities: dict) -> bool:
+    # The rule of lineage.lineage_edge_create, evaluated for many tables at once; it only
+    # decides which buttons to show, the service checks again.
+    return table.owner_id == user.pk or Capability.MANAGE_MEMBERS in capabilities[table.data_source.project_id]
+
+
 @login_required
 @require_GET
 def table_detail(request, pk: int):
     table = _table_or_404(request, pk)
+    prefetch_related_objects([table], "columns__terms", "columns__tags")
     project = table.data_source.project
-    may_classify = Capability.MANAGE_SECURITY in project_capabilities(request.user, project)
-    graph = lineage.lineage_graph(user=request.user, table=table)
+    depth, direction = _lineage_view(request)
+    graph = lineage.lineage_graph(user=request.user, table=table, depth=depth,
+                                  direction=LINEAGE_DIRECTIONS[direction])
+    edges = _lineage_edges_of(request.user, table)
+    projects = {project.pk: project} | {edge.target_table.data_source.project.pk: edge.target_table.data_source.project
+                                        for edge in edges}
+    capabilities = project_capabilities_map(request.user, projects.values())
+    may_classify = Capability.MANAGE_SECURITY in capabilities[project.pk]
     may_edit = vocabulary.may_edit_table_metadata(request.user, table) and not table.is_dropped
+    may_draw_here = _may_draw_into(request.user, table, capabilities) and not table.is_dropped
+    table_choices = None
+    if may_draw_here:
+        table_choices = list(selectors.table_list(user=request.user).exclude(pk=table.pk)
+                             [:LINEAGE_TABLE_CHOICES_MAX + 1])
+        if len(table_choices) > LINEAGE_TABLE_CHOICES_MAX:
+            table_choices = None
     return render(request, "catalog/table_detail.html", {
         "may_edit": may_edit,
         "members": [membership.user for membership in member_list(user=request.user, project=project)]
@@ -174,6 +238,16 @@ def table_detail(request, pk: int):
         "may_classify": may_classify,
         "sensitive_types": list(selectors.sensitive_type_list(user=request.user)) if may_classify else [],
         "lineage": lineage_drawing(graph) if graph.edges else None,
+        "lineage_depth": depth,
+        "lineage_direction": direction,
+        "lineage_depths": LINEAGE_DEPTHS,
+        "lineage_directions": list(LINEAGE_DIRECTIONS),
+        "lineage_edges": edges,
+        "deletable_edge_ids": {edge.pk for edge in edges if _may_draw_into(request.user, edge.target_table,
+                                                                           capabilities)},
+        "may_draw_here": may_draw_here,
+        "lineage_table_choices": table_choices,
+        "lineage_pair_rows": range(LINEAGE_PAIR_ROWS),
         "sensitivity_flags": lineage.lineage_sensitivity_flags(user=request.user, table=table),
     })
 
@@ -182,10 +256,7 @@ def table_detail(request, pk: int):
 @require_POST
 @forbidden_as_page
 def column_classify(request, pk: int):
-    try:
-        column = selectors.column_get(user=request.user, pk=pk)
-    except Column.DoesNotExist:
-        raise Http404("No such column.") from None
+    column = _column_or_404(request, pk)
     types = {str(sensitive_type.pk): sensitive_type for sensitive_type in selectors.sensitive_type_list(user=request.user)}
     form = forms.ColumnClassifyForm(request.POST, type_choices=[(pk, t.name) for pk, t in types.items()])
     if not form.is_valid():
@@ -217,11 +288,30 @@ def table_metadata_update(request, pk: int):
     except ValidationError as error:
         messages.error(request, readable(error))
         return redirect("catalog:table-detail", pk=table.pk)
-    tags = [tag.strip() for tag in post.get("tags", "").split(",") if tag.strip()]
     apply_service(request, vocabulary.table_metadata_update, f"{table.qualified_name} updated.", table=table,
                   description=post.get("description", ""), owner=owner, stewards=stewards,
-                  categories=categories, terms=terms, tags=tags)
+                  categories=categories, terms=terms, tags=_tag_names(post))
     return redirect("catalog:table-detail", pk=table.pk)
+
+
+@login_required
+@require_POST
+@forbidden_as_page
+def column_metadata_update(request, pk: int):
+    column = _column_or_404(request, pk)
+    post = request.POST
+    back = reverse("catalog:table-detail", kwargs={"pk": column.table_id}) + f"#column-{column.pk}"
+    try:
+        term_ids = set(_ids(post, "terms"))
+        terms = list(vocabulary.glossary_term_list(user=request.user).filter(pk__in=term_ids))
+        if len(terms) != len(term_ids):
+            raise ValidationError({"terms": "No such glossary term."})
+    except ValidationError as error:
+        messages.error(request, readable(error))
+        return redirect(back)
+    apply_service(request, vocabulary.column_metadata_update, f"{column.name} updated.", column=column,
+                  description=post.get("description", ""), terms=terms, tags=_tag_names(post))
+    return redirect(back)
 
 
 def _ids(post, name: str) -> list[int]:
@@ -229,6 +319,104 @@ def _ids(post, name: str) -> list[int]:
     if not all(value.isdigit() for value in values):
         raise ValidationError({name: "Choose from the list."})
     return [int(value) for value in values]
+
+
+def _tag_names(post) -> list[str]:
+    return [tag.strip() for tag in post.get("tags", "").split(",") if tag.strip()]
+
+
+def _other_table(user, post, table: Table) -> Table:
+    """The other end of a new edge: a table id from the select, or ``schema.table`` typed in
+    when there are too many tables to list (a name in several data sources means the one in
+    ``table``'s source, if any)."""
+    visible = selectors.table_list(user=user)
+    if post.get("other_table"):
+        found = visible.filter(pk=post["other_table"]).first() if post["other_table"].isdigit() else None
+        if found is None:
+            raise ValidationError({"other_table": "No such table."})
+        return found
+    name = post.get("other_table_name", "").strip()
+    if not name:
+        raise ValidationError({"other_table": "Choose a table."})
+    schema, _, table_name = name.partition(".")
+    matches = list(visible.filter(schema=schema, name=table_name))
+    if len(matches) > 1:
+        matches = [match for match in matches if match.data_source_id == table.data_source_id] or matches
+    if not matches:
+        raise ValidationError({"other_table": f"No table {name} that you may see; write it as schema.table."})
+    if len(matches) > 1:
+        sources = ", ".join(sorted(match.data_source.name for match in matches))
+        raise ValidationError({"other_table": f"{name} is in several data sources ({sources}); "
+                                              "draw the edge from one of those tables' pages."})
+    return matches[0]
+
+
+def _lineage_ends(post, table: Table, other: Table) -> list[dict]:
+    """The keyword arguments of one lineage_edge_create per edge the form asks for: one
+    table-level edge, or one column-level edge per column pair."""
+    upstream = post.get("direction") == "upstream"
+    if not upstream and post.get("direction") != "downstream":
+        raise ValidationError({"direction": "Choose upstream or downstream."})
+    own_columns = {str(column.pk): column for column in table.columns.all()}
+    ends = []
+    for own_id, other_name in zip(post.getlist("this_column"), post.getlist("other_column"), strict=False):
+        other_name = other_name.strip()
+        if not own_id and not other_name:
+            continue
+        if not own_id or not other_name:
+            raise ValidationError({"columns": "Give both columns of a pair, or neither."})
+        own = own_columns.get(own_id)
+        if own is None:
+            raise ValidationError({"columns": f"{table.qualified_name} has no such column."})
+        theirs = other.columns.filter(name=other_name).first()
+        if theirs is None:
+            raise ValidationError({"columns": f"{other.qualified_name} has no column {other_name}."})
+        ends.append({"source_column": theirs, "target_column": own} if upstream
+                    else {"source_column": own, "target_column": theirs})
+    if not ends:
+        ends.append({"source_table": other, "target_table": table} if upstream
+                    else {"source_table": table, "target_table": other})
+    return ends
+
+
+@login_required
+@require_POST
+@forbidden_as_page
+def lineage_edge_create(request, pk: int):
+    table = _table_or_404(request, pk)
+    back = reverse("catalog:table-detail", kwargs={"pk": table.pk}) + "#lineage-section"
+    try:
+        other = _other_table(request.user, request.POST, table)
+        ends = _lineage_ends(request.POST, table, other)
+        # Several column pairs are one change: a refused pair leaves none of them behind.
+        with transaction.atomic():
+            for end in ends:
+                lineage.lineage_edge_create(actor=request.user, request=request, **end)
+    except ValidationError as error:
+        messages.error(request, readable(error))
+        return redirect(back)
+    noun = "edge" if len(ends) == 1 else f"{len(ends)} column edges"
+    messages.success(request, f"Lineage {noun} with {other.qualified_name} added.")
+    return redirect(back)
+
+
+@login_required
+@require_POST
+@forbidden_as_page
+def lineage_edge_delete(request, pk: int):
+    try:
+        edge = LineageEdge.objects.restrict(request.user).select_related(
+            "source_table", "target_table", "source_column", "target_column").get(pk=pk)
+    except LineageEdge.DoesNotExist:
+        raise Http404("No such lineage edge.") from None
+    # Back to the page the button was on, which shows one end of the edge.
+    shown = request.POST.get("table", "")
+    back_to = int(shown) if shown.isdigit() and int(shown) in (edge.source_table_id, edge.target_table_id) \
+        else edge.target_table_id
+    source = f"{edge.source_table}.{edge.source_column.name}" if edge.source_column else str(edge.source_table)
+    target = f"{edge.target_table}.{edge.target_column.name}" if edge.target_column else str(edge.target_table)
+    apply_service(request, lineage.lineage_edge_delete, f"Lineage edge {source} → {target} removed.", edge=edge)
+    return redirect(reverse("catalog:table-detail", kwargs={"pk": back_to}) + "#lineage-section")
 
 
 FACET_TITLES = {"project": "Project", "data_source": "Data source", "level": "Sensitivity level",

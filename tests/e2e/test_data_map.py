@@ -1,4 +1,5 @@
-"""The Data Map in a real browser: search with a typo, open the table, classify a column.
+"""The Data Map in a real browser: search with a typo, open the table, classify a column,
+draw an upstream table into its lineage.
 
 As in test_login_and_project, every database step happens before the browser starts or
 after it has closed (Playwright's loop and Django's ORM do not share a thread)."""
@@ -9,7 +10,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from apps.catalog import services
 from apps.catalog.harvest import harvest_run_execute
-from apps.catalog.models import Column, SensitiveType
+from apps.catalog.models import Column, LineageEdge, SensitiveType, Table
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.factories import PASSWORD, make_owner, make_project
 
@@ -65,3 +66,38 @@ def test_owner_finds_a_table_despite_a_typo_and_classifies_a_column(live_server,
     assert f"L{mobile_type.default_level}" in classified_row and mobile_type.name in classified_row
     mobile = Column.objects.get(table__name="customers", name="mobile")
     assert mobile.classification == mobile_type and mobile.sensitivity_level == mobile_type.default_level
+
+
+def test_owner_draws_an_upstream_table_into_the_lineage_picture(live_server, harvested_project):
+    owner, project = harvested_project
+    with connections["warehouse"].cursor() as cursor:
+        cursor.execute("CREATE TABLE atlas.signups (id bigint, mobile varchar(20))")
+    run = services.project_harvest_start(actor=owner, project=project)
+    harvest_run_execute(run_id=run.pk)
+    signups = Table.objects.get(data_source__project=project, name="signups")
+    customers = Table.objects.get(data_source__project=project, name="customers")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{live_server.url}/accounts/login/")
+            page.fill("input[name=username]", owner.username)
+            page.fill("input[name=password]", PASSWORD)
+            page.locator("form button[type=submit]").first.click()
+            page.wait_for_url(f"{live_server.url}/projects/")
+
+            page.goto(f"{live_server.url}/catalog/tables/{customers.pk}/")
+            expect(page.locator("#lineage")).to_contain_text("No lineage recorded")
+            page.locator("#add-lineage summary").click()
+            page.select_option("#le-direction", "upstream")
+            page.select_option("#le-table", label="atlas.signups")
+            page.locator("#add-lineage button[type=submit]").click()
+            page.wait_for_load_state()
+            expect(page.locator(".alert-success")).to_contain_text("atlas.signups added")
+            expect(page.locator("#lineage svg")).to_contain_text("signups")
+            page.screenshot(path=str(SCREENSHOTS / "table_lineage.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert LineageEdge.objects.filter(source_table=signups, target_table=customers, source_column=None).exists()
