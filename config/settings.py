@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.tenancy",
     "apps.catalog",
+    "apps.permissions",
 ]
 
 MIDDLEWARE = [

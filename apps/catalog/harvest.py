@@ -29,7 +29,8 @@ from django.utils import timezone
 from apps import audit
 from apps.audit.models import Channel
 from apps.catalog import connectors, hooks, search
-from apps.catalog.models import Column, DataSource, HarvestRun, HarvestStatus, Table
+from apps.catalog.models import Column, DataSource, DataSourceKind, HarvestRun, HarvestStatus, Table
+from apps.tenancy.services import security_version_bump
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +183,11 @@ def apply_metadata(*, data_source: DataSource, metadata: connectors.SourceMetada
         | {table.pk for table, _ in new_columns} | {c.table_id for c in changed_columns + dropped_columns})
 
     hooks.objects_dropped(data_source=data_source, tables=dropped_tables, columns=dropped_columns)
+    if data_source.kind == DataSourceKind.WAREHOUSE and (new_tables or new_columns or changed_tables or dropped_tables
+                                                         or dropped_columns):
+        # The warehouse's tables are what grants and labels refer to: snapshots of the
+        # project's security state must see them appear and go.
+        security_version_bump(data_source.project, summary=f"harvest of {data_source.name}")
     changes.counts["tables_seen"] = total
     changes.counts["columns_seen"] = len(metadata.columns)
     return changes

@@ -300,7 +300,8 @@ def column_classify(*, actor, column: Column, sensitivity_level=_UNCHANGED, clas
     if changes:
         column.save(update_fields=["sensitivity_level", "classification"])
         search_documents_refresh(tables=[column.table_id])
-        security_version_bump(project)
+        security_version_bump(project, actor=actor, summary=f"classify {column.table.name}.{column.name}: "
+                              + ", ".join(f"{name} {change['to']}" for name, change in changes.items()))
         audit.record(actor, "catalog.column_classify", column, project=project, request=request, details=changes)
     return column
 

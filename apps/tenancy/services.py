@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps import audit
+from apps.tenancy import hooks
 from apps.tenancy.models import (
     Environment,
     Membership,
@@ -45,9 +46,13 @@ def require_capability(user, project: Project, capability: str) -> None:
         raise PermissionDenied(f"You may not {Capability(capability).label.lower()} in project {project.name}.")
 
 
-def security_version_bump(project: Project) -> None:
-    """Call inside the transaction of any change to who may do what in ``project``."""
+def security_version_bump(project: Project, *, actor=None, summary: str = "") -> None:
+    """Call inside the transaction of any change to who may do what in ``project``, after
+    the change is written: compiled snapshots of the old state stop being used, and the
+    ``on_security_changed`` hooks record the new version (who, and in a line what)."""
     Project.objects.filter(pk=project.pk).update(security_version=F("security_version") + 1)
+    project.refresh_from_db(fields=["security_version"])
+    hooks.security_changed(project=project, actor=actor, summary=summary)
 
 
 def _validate_new_password(password: str, user) -> None:
@@ -227,6 +232,7 @@ def project_create(*, actor, name: str, environment: str = Environment.PROD, des
     _create_builtin_roles(project)
     Membership.objects.create(project=project, user=actor, added_by=actor)
     _create_schema(project.schema_name)
+    security_version_bump(project, actor=actor, summary=f"create project {project.name}")
     audit.record(actor, "project.create", project, project=project, request=request,
                  details={"environment": environment, "prod_project": prod_project.name if prod_project else None})
     return project
@@ -269,7 +275,7 @@ def member_add(*, actor, project: Project, user, request=None) -> Membership:
         membership.removed_at = None
         membership.added_by = actor
         membership.save(update_fields=["is_active", "removed_at", "added_by"])
-    security_version_bump(project)
+    security_version_bump(project, actor=actor, summary=f"add user {user.principal_name}")
     audit.record(actor, "member.add", user, project=project, request=request,
                  details={"readded": not created})
     return membership
@@ -293,7 +299,7 @@ def member_remove(*, actor, membership: Membership, request=None) -> Membership:
     membership.is_active = False
     membership.removed_at = timezone.now()
     membership.save(update_fields=["is_active", "removed_at"])
-    security_version_bump(project)
+    security_version_bump(project, actor=actor, summary=f"remove user {membership.user.principal_name}")
     audit.record(actor, "member.remove", membership.user, project=project, request=request)
     return membership
 
@@ -317,7 +323,7 @@ def role_create(*, actor, project: Project, name: str, role_type: str = RoleType
                 description=(description or "").strip())
     role.full_clean(exclude=["project"], validate_constraints=False)
     role.save()
-    security_version_bump(project)
+    security_version_bump(project, actor=actor, summary=f"create role {role.name}")
     audit.record(actor, "role.create", role, project=project, request=request, details={"role_type": role_type})
     return role
 
@@ -335,7 +341,7 @@ def role_drop(*, actor, role: Role, request=None) -> None:
         )
     audit.record(actor, "role.drop", role, project=project, request=request)
     role.delete()
-    security_version_bump(project)
+    security_version_bump(project, actor=actor, summary=f"drop role {role.name}")
 
 
 def _require_may_grant(actor, role: Role) -> None:
@@ -361,7 +367,7 @@ def role_assign(*, actor, role: Role, user, request=None) -> RoleAssignment:
     assignment, created = RoleAssignment.objects.get_or_create(role=role, user=user, defaults={"granted_by": actor})
     if not created:
         raise ValidationError({"user": f"{user.username} already holds {role.name}."})
-    security_version_bump(project)
+    security_version_bump(project, actor=actor, summary=f"grant {role.name} to {user.principal_name}")
     audit.record(actor, "role.assign", user, project=project, request=request, details={"role": role.name})
     return assignment
 
@@ -374,4 +380,5 @@ def role_unassign(*, actor, assignment: RoleAssignment, request=None) -> None:
     audit.record(actor, "role.unassign", assignment.user, project=project, request=request,
                  details={"role": role.name})
     assignment.delete()
-    security_version_bump(project)
+    security_version_bump(project, actor=actor,
+                          summary=f"revoke {role.name} from {assignment.user.principal_name}")

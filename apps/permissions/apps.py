@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class PermissionsConfig(AppConfig):
+    name = "apps.permissions"
+    label = "permissions"
+    verbose_name = "Permissions"
+
+    def ready(self):
+        from apps.catalog import hooks as catalog_hooks
+        from apps.permissions import hooks, versions
+        from apps.tenancy import hooks as tenancy_hooks
+
+        catalog_hooks.on_objects_dropped.append(hooks.objects_dropped)
+        tenancy_hooks.on_security_changed.append(versions.version_record)

@@ -1,0 +1,33 @@
+"""What the permissions app does when the catalog drops objects: as in MaxCompute, dropping
+a table removes every ACL grant and label grant on it (a new table of the same name starts
+with none). Policies stay: they may name objects that do not exist."""
+
+from apps import audit
+from apps.permissions.models import Grant, LabelGrant
+
+
+def objects_dropped(*, data_source, tables, columns) -> None:
+    project = data_source.project
+    table_ids = [table.pk for table in tables]
+    removed = Grant.objects.filter(table_id__in=table_ids).delete()[0]
+    removed += LabelGrant.objects.filter(table_id__in=table_ids).delete()[0]
+    dropped_columns = {}
+    for column in columns:
+        if column.table_id not in table_ids:
+            dropped_columns.setdefault(column.table_id, set()).add(column.name)
+    for table_id, names in dropped_columns.items():
+        for model in (Grant, LabelGrant):
+            for grant in model.objects.filter(table_id=table_id, columns__overlap=sorted(names)):
+                remaining = [name for name in grant.columns if name not in names]
+                if remaining:
+                    grant.columns = remaining
+                    grant.save(update_fields=["columns"])
+                else:
+                    grant.delete()
+                removed += 1
+    if removed:
+        # The harvest that dropped the objects bumps the project's security version.
+        audit.record(None, "permissions.grants_dropped_with_objects", data_source, project=project,
+                     details={"tables": sorted(table.name for table in tables)[:100],
+                              "columns": len(columns),
+                              "grants_removed": removed})

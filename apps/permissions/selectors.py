@@ -1,0 +1,142 @@
+"""Reads of the security model. ``security_facts`` is the one description of a project's
+security state (``apps.permissions.facts``) that the engine, the versions and the impact
+preview share."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from apps.catalog.models import Column, DataSourceKind, Table
+from apps.permissions.facts import FLAG_DEFAULTS, time_text
+from apps.permissions.models import (
+    Clearance,
+    Grant,
+    LabelGrant,
+    Package,
+    PackageAllowance,
+    PackageInstall,
+    PackageObject,
+    Policy,
+    ProjectSecurity,
+    SecurityVersion,
+    TableLabel,
+    TenantSecurity,
+    TrustedProject,
+)
+from apps.tenancy.models import Membership, Project, Role, RoleAssignment
+
+FLAG_FIELDS = {
+    "CheckPermissionUsingACL": "check_permission_using_acl",
+    "CheckPermissionUsingPolicy": "check_permission_using_policy",
+    "ObjectCreatorHasAccessPermission": "object_creator_has_access_permission",
+    "ObjectCreatorHasGrantPermission": "object_creator_has_grant_permission",
+    "LabelSecurity": "label_security",
+    "NoWriteDown": "no_write_down",
+    "ProjectProtection": "project_protection",
+}
+
+
+def project_security(project: Project) -> ProjectSecurity:
+    """The project's switches; an unsaved row with the defaults when none were ever set."""
+    return ProjectSecurity.objects.filter(project=project).first() or ProjectSecurity(project=project)
+
+
+def tenant_security(tenant_id: int) -> TenantSecurity:
+    return TenantSecurity.objects.filter(tenant_id=tenant_id).first() or TenantSecurity(tenant_id=tenant_id)
+
+
+def warehouse_tables(project: Project) -> QuerySet[Table]:
+    """The live tables of the project's warehouse schema: the objects the model governs
+    (external data sources are only harvested and scanned, never queried through Warden)."""
+    return Table.objects.live().filter(data_source__project=project, data_source__kind=DataSourceKind.WAREHOUSE,
+                                       schema=project.schema_name)
+
+
+def _subject(row) -> dict:
+    return {"user": row.user.principal_name} if row.user_id else {"role": row.role.name.lower()}
+
+
+def security_facts(project: Project) -> list[dict]:
+    """Every fact of ``project``'s security state, in a stable order."""
+    facts: list[dict] = [{"kind": "project", "name": project.name, "tenant": project.tenant.name,
+                          "owner": project.owner.principal_name, "environment": project.environment}]
+    security = project_security(project)
+    for name, field in FLAG_FIELDS.items():
+        facts.append({"kind": "setting", "name": name, "value": getattr(security, field)})
+    if security.protection_exception:
+        facts.append({"kind": "protection_exception", "document": security.protection_exception})
+    tenant = tenant_security(project.tenant_id)
+    for scope, holder in (("tenant", tenant), ("project", security)):
+        for network, entries in (("ip", holder.ip_whitelist), ("vpc", holder.vpc_whitelist)):
+            if entries:
+                facts.append({"kind": "ip_whitelist", "scope": scope, "network": network, "entries": list(entries)})
+    for name in TrustedProject.objects.filter(project=project).values_list("trusted__name", flat=True).order_by(
+            "trusted__name"):
+        facts.append({"kind": "trusted_project", "project": name})
+
+    for membership in (Membership.objects.filter(project=project, is_active=True).exclude(user=project.owner)
+                       .select_related("user__tenant").order_by("user__username")):
+        facts.append({"kind": "member", "principal": membership.user.principal_name})
+    for role in Role.objects.filter(project=project).order_by("name"):
+        facts.append({"kind": "role", "name": role.name.lower(), "type": role.role_type,
+                      "builtin": role.kind != "custom", "privileges": role.privileges})
+    for assignment in (RoleAssignment.objects.filter(role__project=project).select_related("role", "user__tenant")
+                       .order_by("role__name", "user__username")):
+        facts.append({"kind": "role_member", "role": assignment.role.name.lower(),
+                      "principal": assignment.user.principal_name})
+
+    tables = list(warehouse_tables(project).select_related("owner__tenant").order_by("name"))
+    columns_of: dict[int, list[Column]] = {table.pk: [] for table in tables}
+    for column in Column.objects.live().filter(table__in=tables).order_by("table_id", "ordinal", "name"):
+        columns_of[column.table_id].append(column)
+    table_labels = dict(TableLabel.objects.filter(table__in=tables).values_list("table_id", "level"))
+    for table in tables:
+        facts.append({"kind": "object", "object_type": "table", "name": table.name,
+                      "columns": [column.name for column in columns_of[table.pk]],
+                      "creator": table.owner.principal_name if table.owner_id else None})
+        if table.pk in table_labels:
+            facts.append({"kind": "label", "table": table.name, "column": None, "level": table_labels[table.pk]})
+        for column in columns_of[table.pk]:
+            if column.sensitivity_level is not None:
+                facts.append({"kind": "label", "table": table.name, "column": column.name,
+                              "level": column.sensitivity_level})
+
+    for grant in (Grant.objects.filter(project=project)
+                  .select_related("user__tenant", "role", "package_install__package__project").order_by("pk")):
+        install = grant.package_install
+        facts.append({
+            "kind": "grant", "id": grant.pk, "subject": _subject(grant), "object_type": grant.object_type,
+            "object": grant.object_name, "columns": sorted(grant.columns), "actions": sorted(grant.actions),
+            "expires": time_text(grant.expires_at), "condition": grant.condition, "origin": grant.origin,
+            "package": f"{install.package.project.name}.{install.package.name}" if install else None,
+        })
+    for policy in Policy.objects.filter(project=project).select_related("role").order_by("role__name"):
+        facts.append({"kind": "policy", "role": policy.role.name.lower() if policy.role_id else None,
+                      "document": policy.document})
+    for clearance in Clearance.objects.filter(project=project).select_related("user__tenant", "role").order_by("pk"):
+        facts.append({"kind": "clearance", "subject": _subject(clearance), "level": clearance.level})
+    for grant in (LabelGrant.objects.filter(project=project, table__is_dropped=False)
+                  .select_related("user__tenant", "role", "table").order_by("pk")):
+        facts.append({"kind": "label_grant", "id": grant.pk, "subject": _subject(grant), "table": grant.table.name,
+                      "columns": sorted(grant.columns), "level": grant.level, "expires": time_text(grant.expires_at)})
+
+    for package in Package.objects.filter(project=project).order_by("name"):
+        facts.append({"kind": "package", "name": package.name})
+    for item in PackageObject.objects.filter(package__project=project).select_related("package").order_by(
+            "package__name", "object_type", "object_name"):
+        facts.append({"kind": "package_object", "package": item.package.name, "object_type": item.object_type,
+                      "object": item.object_name, "actions": sorted(item.actions)})
+    for allowance in PackageAllowance.objects.filter(package__project=project).select_related(
+            "package", "consumer").order_by("package__name", "consumer__name"):
+        facts.append({"kind": "package_allowance", "package": allowance.package.name,
+                      "project": allowance.consumer.name, "label": allowance.label_limit,
+                      "expires": time_text(allowance.expires_at)})
+    for install in PackageInstall.objects.filter(consumer=project).select_related("package__project").order_by(
+            "package__project__name", "package__name"):
+        facts.append({"kind": "package_install", "provider": install.package.project.name,
+                      "package": install.package.name})
+    return facts
+
+
+def security_version_list(*, user, project: Project) -> QuerySet[SecurityVersion]:
+    return SecurityVersion.objects.restrict(user).filter(project=project).select_related("actor")
