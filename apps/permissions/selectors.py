@@ -4,7 +4,7 @@ preview share."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from apps.catalog.models import Column, DataSourceKind, Table
 from apps.permissions.facts import FLAG_DEFAULTS, time_text
@@ -56,6 +56,11 @@ def _subject(row) -> dict:
     return {"user": row.user.principal_name} if row.user_id else {"role": row.role.name.lower()}
 
 
+def _lowercase(columns) -> list[str]:
+    # Facts name columns in lowercase, as requests do (identifiers compare case-insensitively).
+    return sorted(column.lower() for column in columns)
+
+
 def security_facts(project: Project) -> list[dict]:
     """Every fact of ``project``'s security state, in a stable order."""
     facts: list[dict] = [{"kind": "project", "name": project.name, "tenant": project.tenant.name,
@@ -92,13 +97,13 @@ def security_facts(project: Project) -> list[dict]:
     table_labels = dict(TableLabel.objects.filter(table__in=tables).values_list("table_id", "level"))
     for table in tables:
         facts.append({"kind": "object", "object_type": "table", "name": table.name,
-                      "columns": [column.name for column in columns_of[table.pk]],
+                      "columns": [column.name.lower() for column in columns_of[table.pk]],
                       "creator": table.owner.principal_name if table.owner_id else None})
         if table.pk in table_labels:
             facts.append({"kind": "label", "table": table.name, "column": None, "level": table_labels[table.pk]})
         for column in columns_of[table.pk]:
             if column.sensitivity_level is not None:
-                facts.append({"kind": "label", "table": table.name, "column": column.name,
+                facts.append({"kind": "label", "table": table.name, "column": column.name.lower(),
                               "level": column.sensitivity_level})
 
     for grant in (Grant.objects.filter(project=project)
@@ -106,7 +111,7 @@ def security_facts(project: Project) -> list[dict]:
         install = grant.package_install
         facts.append({
             "kind": "grant", "id": grant.pk, "subject": _subject(grant), "object_type": grant.object_type,
-            "object": grant.object_name, "columns": sorted(grant.columns), "actions": sorted(grant.actions),
+            "object": grant.object_name, "columns": _lowercase(grant.columns), "actions": sorted(grant.actions),
             "expires": time_text(grant.expires_at), "condition": grant.condition, "origin": grant.origin,
             "package": f"{install.package.project.name}.{install.package.name}" if install else None,
         })
@@ -118,7 +123,7 @@ def security_facts(project: Project) -> list[dict]:
     for grant in (LabelGrant.objects.filter(project=project, table__is_dropped=False)
                   .select_related("user__tenant", "role", "table").order_by("pk")):
         facts.append({"kind": "label_grant", "id": grant.pk, "subject": _subject(grant), "table": grant.table.name,
-                      "columns": sorted(grant.columns), "level": grant.level, "expires": time_text(grant.expires_at)})
+                      "columns": _lowercase(grant.columns), "level": grant.level, "expires": time_text(grant.expires_at)})
 
     for package in Package.objects.filter(project=project).order_by("name"):
         facts.append({"kind": "package", "name": package.name})
@@ -140,3 +145,50 @@ def security_facts(project: Project) -> list[dict]:
 
 def security_version_list(*, user, project: Project) -> QuerySet[SecurityVersion]:
     return SecurityVersion.objects.restrict(user).filter(project=project).select_related("actor")
+
+
+def grant_list(*, user, project: Project, subject_user=None, subject_role: Role | None = None,
+               object_type: str | None = None, object_name: str | None = None) -> QuerySet[Grant]:
+    """The project's ACL grants that ``user`` may see, by subject and/or object (names are
+    matched case-insensitively; a table's grants on ``*`` are not the table's own)."""
+    queryset = Grant.objects.restrict(user).filter(project=project)
+    if subject_user is not None:
+        queryset = queryset.filter(user=subject_user)
+    if subject_role is not None:
+        queryset = queryset.filter(role=subject_role)
+    if object_type is not None:
+        queryset = queryset.filter(object_type=object_type)
+    if object_name is not None:
+        queryset = queryset.filter(object_name__iexact=object_name)
+    return queryset.select_related("user__tenant", "role", "grantor", "package_install__package__project").order_by(
+        "object_type", "object_name", "pk")
+
+
+def label_grant_list(*, user, project: Project, subject_user=None, subject_role: Role | None = None,
+                     table: Table | None = None) -> QuerySet[LabelGrant]:
+    queryset = LabelGrant.objects.restrict(user).filter(project=project, table__is_dropped=False)
+    if subject_user is not None:
+        queryset = queryset.filter(user=subject_user)
+    if subject_role is not None:
+        queryset = queryset.filter(role=subject_role)
+    if table is not None:
+        queryset = queryset.filter(table=table)
+    return queryset.select_related("user__tenant", "role", "table", "granted_by").order_by("table__name", "pk")
+
+
+def package_list(*, user, project: Project) -> QuerySet[Package]:
+    """The packages ``project`` provides, each with its objects, allowances and installs."""
+    return (Package.objects.restrict(user).filter(project=project)
+            .prefetch_related(Prefetch("objects_in", queryset=PackageObject.objects.order_by("object_type",
+                                                                                             "object_name")),
+                              Prefetch("allowances", queryset=PackageAllowance.objects.select_related("consumer")
+                                       .order_by("consumer__name")),
+                              Prefetch("installs", queryset=PackageInstall.objects.select_related("consumer")
+                                       .order_by("consumer__name")))
+            .order_by("name"))
+
+
+def package_install_list(*, user, project: Project) -> QuerySet[PackageInstall]:
+    """The packages installed in ``project``."""
+    return (PackageInstall.objects.restrict(user).filter(consumer=project)
+            .select_related("package__project", "installed_by").order_by("package__project__name", "package__name"))

@@ -46,6 +46,7 @@ def require_capability(user, project: Project, capability: str) -> None:
         raise PermissionDenied(f"You may not {Capability(capability).label.lower()} in project {project.name}.")
 
 
+@transaction.atomic
 def security_version_bump(project: Project, *, actor=None, summary: str = "") -> None:
     """Call inside the transaction of any change to who may do what in ``project``, after
     the change is written: compiled snapshots of the old state stop being used, and the
