@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("apps.catalog.api.urls_lineage")),
     path("", include("apps.catalog.api.urls_search")),
     path("", include("apps.catalog.api.urls_vocabulary")),
+    path("", include("apps.permissions.api.urls")),
 ]
 
 urlpatterns = [
@@ -19,5 +20,6 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("audit/", include("apps.audit.urls")),
     path("catalog/", include("apps.catalog.urls")),
+    path("security/", include("apps.permissions.urls")),
     path("", include("apps.tenancy.urls")),
 ]
