@@ -4,6 +4,7 @@ preview share."""
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 
 from apps.catalog.models import Column, DataSourceKind, Table
@@ -24,6 +25,8 @@ from apps.permissions.models import (
     TrustedProject,
 )
 from apps.tenancy.models import Membership, Project, Role, RoleAssignment
+
+User = get_user_model()
 
 FLAG_FIELDS = {
     "CheckPermissionUsingACL": "check_permission_using_acl",
@@ -61,6 +64,11 @@ def _lowercase(columns) -> list[str]:
     return sorted(column.lower() for column in columns)
 
 
+def _principal_names(user_ids) -> dict[int, str]:
+    users = User.objects.filter(pk__in=[pk for pk in user_ids if pk]).select_related("tenant")
+    return {user.pk: user.principal_name for user in users}
+
+
 def security_facts(project: Project) -> list[dict]:
     """Every fact of ``project``'s security state, in a stable order."""
     facts: list[dict] = [{"kind": "project", "name": project.name, "tenant": project.tenant.name,
@@ -90,40 +98,53 @@ def security_facts(project: Project) -> list[dict]:
         facts.append({"kind": "role_member", "role": assignment.role.name.lower(),
                       "principal": assignment.user.principal_name})
 
-    tables = list(warehouse_tables(project).select_related("owner__tenant").order_by("name"))
-    columns_of: dict[int, list[Column]] = {table.pk: [] for table in tables}
-    for column in Column.objects.live().filter(table__in=tables).order_by("table_id", "ordinal", "name"):
-        columns_of[column.table_id].append(column)
-    table_labels = dict(TableLabel.objects.filter(table__in=tables).values_list("table_id", "level"))
-    for table in tables:
-        facts.append({"kind": "object", "object_type": "table", "name": table.name,
-                      "columns": [column.name.lower() for column in columns_of[table.pk]],
-                      "creator": table.owner.principal_name if table.owner_id else None})
-        if table.pk in table_labels:
-            facts.append({"kind": "label", "table": table.name, "column": None, "level": table_labels[table.pk]})
-        for column in columns_of[table.pk]:
-            if column.sensitivity_level is not None:
-                facts.append({"kind": "label", "table": table.name, "column": column.name.lower(),
-                              "level": column.sensitivity_level})
+    # Plain rows rather than model objects: a project may hold 100,000 columns and 10,000
+    # grants, and every change reads them all again (versions).
+    tables = list(warehouse_tables(project).order_by("name").values_list("pk", "name", "owner_id"))
+    table_ids = [pk for pk, _, _ in tables]
+    columns_of: dict[int, list[tuple[str, int | None]]] = {pk: [] for pk in table_ids}
+    for table_id, name, level in (Column.objects.live().filter(table_id__in=table_ids)
+                                  .order_by("table_id", "ordinal", "name")
+                                  .values_list("table_id", "name", "sensitivity_level")):
+        columns_of[table_id].append((name.lower(), level))
+    table_labels = dict(TableLabel.objects.filter(table_id__in=table_ids).values_list("table_id", "level"))
+    grants = list(Grant.objects.filter(project=project).order_by("pk").values_list(
+        "pk", "user_id", "role__name", "object_type", "object_name", "columns", "actions", "expires_at", "condition",
+        "origin", "package_install__package__project__name", "package_install__package__name"))
+    label_grants = list(LabelGrant.objects.filter(project=project, table__is_dropped=False).order_by("pk").values_list(
+        "pk", "user_id", "role__name", "table__name", "columns", "level", "expires_at"))
+    principals = _principal_names({owner for _, _, owner in tables} | {row[1] for row in grants}
+                                  | {row[1] for row in label_grants})
 
-    for grant in (Grant.objects.filter(project=project)
-                  .select_related("user__tenant", "role", "package_install__package__project").order_by("pk")):
-        install = grant.package_install
+    def subject(user_id, role_name) -> dict:
+        return {"user": principals[user_id]} if user_id else {"role": role_name.lower()}
+
+    for pk, name, owner_id in tables:
+        facts.append({"kind": "object", "object_type": "table", "name": name,
+                      "columns": [column for column, _ in columns_of[pk]],
+                      "creator": principals[owner_id] if owner_id else None})
+        if pk in table_labels:
+            facts.append({"kind": "label", "table": name, "column": None, "level": table_labels[pk]})
+        for column, level in columns_of[pk]:
+            if level is not None:
+                facts.append({"kind": "label", "table": name, "column": column, "level": level})
+
+    for (pk, user_id, role_name, object_type, object_name, columns, actions, expires_at, condition, origin,
+         provider, package) in grants:
         facts.append({
-            "kind": "grant", "id": grant.pk, "subject": _subject(grant), "object_type": grant.object_type,
-            "object": grant.object_name, "columns": _lowercase(grant.columns), "actions": sorted(grant.actions),
-            "expires": time_text(grant.expires_at), "condition": grant.condition, "origin": grant.origin,
-            "package": f"{install.package.project.name}.{install.package.name}" if install else None,
+            "kind": "grant", "id": pk, "subject": subject(user_id, role_name), "object_type": object_type,
+            "object": object_name, "columns": _lowercase(columns), "actions": sorted(actions),
+            "expires": time_text(expires_at), "condition": condition, "origin": origin,
+            "package": f"{provider}.{package}" if package else None,
         })
     for policy in Policy.objects.filter(project=project).select_related("role").order_by("role__name"):
         facts.append({"kind": "policy", "role": policy.role.name.lower() if policy.role_id else None,
                       "document": policy.document})
     for clearance in Clearance.objects.filter(project=project).select_related("user__tenant", "role").order_by("pk"):
         facts.append({"kind": "clearance", "subject": _subject(clearance), "level": clearance.level})
-    for grant in (LabelGrant.objects.filter(project=project, table__is_dropped=False)
-                  .select_related("user__tenant", "role", "table").order_by("pk")):
-        facts.append({"kind": "label_grant", "id": grant.pk, "subject": _subject(grant), "table": grant.table.name,
-                      "columns": _lowercase(grant.columns), "level": grant.level, "expires": time_text(grant.expires_at)})
+    for pk, user_id, role_name, table_name, columns, level, expires_at in label_grants:
+        facts.append({"kind": "label_grant", "id": pk, "subject": subject(user_id, role_name), "table": table_name,
+                      "columns": _lowercase(columns), "level": level, "expires": time_text(expires_at)})
 
     for package in Package.objects.filter(project=project).order_by("name"):
         facts.append({"kind": "package", "name": package.name})
