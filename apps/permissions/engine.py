@@ -28,6 +28,7 @@ from apps.permissions.ipaddress_lists import IpList
 from apps.permissions.policy import DENY, PolicyStatement, policy_document_parse, resource_path
 
 SUPER_ADMINISTRATOR = "super_administrator"
+_ANYONE = ("any", "")
 
 _READ = "Read"
 _EVERY_OBJECT = "*"
@@ -141,7 +142,7 @@ class Snapshot:
         self.table_level: dict[str, int] = {}
         label_grants: dict[str, dict[tuple[str, str], tuple[list, list]]] = {}
         policy_exact: dict[tuple[str, str], list[_PolicyEntry]] = {}
-        policy_by_action: dict[str, list[_PolicyEntry]] = {}
+        policy_by_action: dict[tuple[str, tuple[str, str]], list[_PolicyEntry]] = {}
         grants: dict[tuple[str, str], dict[tuple[str, str], list[_Rule]]] = {}
         package_grants: dict[tuple[str, str], list[_Rule]] = {}
         packages: set[str] = set()
@@ -201,9 +202,20 @@ class Snapshot:
                     entry = _PolicyEntry((position, statement.index), role, statement)
                     resources = statement.exact_resources
                     # policy.py expands action wildcards, so a statement's actions are a finite set.
+                    # Wildcard resources are looked up by action and by who the statement is
+                    # for (a role, a named principal, or anyone), so a request scans only the
+                    # statements that can apply to its principal.
+                    principals = statement.exact_principals
+                    if role is not None:
+                        owners = [("role", role)]
+                    elif principals is not None:
+                        owners = [("user", principal) for principal in principals]
+                    else:
+                        owners = [_ANYONE]
                     for action in statement.exact_actions:
                         if resources is None:
-                            policy_by_action.setdefault(action, []).append(entry)
+                            for owner in owners:
+                                policy_by_action.setdefault((action, owner), []).append(entry)
                         else:
                             for path in resources:
                                 policy_exact.setdefault((action, path), []).append(entry)
@@ -474,15 +486,15 @@ def _policy(request: AccessRequest, snapshot: Snapshot, principal: _Principal) -
         return _POLICY_EXEMPT
     action = request.action
     path = resource_path(request.project, request.object_type, request.object_name)
-    exact = snapshot.policy_exact.get((action, path))
-    by_action = snapshot.policy_by_action.get(action)
-    if exact is None and by_action is None:
-        return _NO_POLICY
     roles = principal.roles
     name = request.principal
+    by_action = snapshot.policy_by_action
+    candidates = [snapshot.policy_exact.get((action, path)), by_action.get((action, _ANYONE)),
+                  by_action.get((action, ("user", name)))]
+    candidates.extend(by_action.get((action, ("role", role))) for role in roles)
     context = request.context
     deny = allow = None
-    for entries in (exact, by_action):
+    for entries in candidates:
         if entries is None:
             continue
         for entry in entries:
