@@ -7,11 +7,16 @@ the deletion of their data source). ``tables`` are the Table rows newly marked d
 ``columns`` are every Column row newly marked dropped, including the columns of those
 tables. The permissions app registers the removal of grants and labels here, as MaxCompute
 drops them with the object. A hook that raises rolls the whole harvest back.
+
+``table_access_panels``: callables ``panel(request, table) -> str | None``, each returning
+rendered HTML for the table page's "who has access" section (None: nothing to show). The
+permissions app registers the engine's answer, column by column.
 """
 
 from collections.abc import Callable
 
 on_objects_dropped: list[Callable[..., None]] = []
+table_access_panels: list[Callable[..., str | None]] = []
 
 
 def objects_dropped(*, data_source, tables, columns) -> None:
@@ -19,3 +24,7 @@ def objects_dropped(*, data_source, tables, columns) -> None:
         return
     for hook in list(on_objects_dropped):
         hook(data_source=data_source, tables=list(tables), columns=list(columns))
+
+
+def table_access_html(request, table) -> list[str]:
+    return [html for panel in list(table_access_panels) if (html := panel(request, table))]

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.catalog import forms, lineage, search, selectors, services, vocabulary
+from apps.catalog import forms, hooks, lineage, search, selectors, services, vocabulary
 from apps.catalog.api.serializers_search import SearchQuerySerializer
 from apps.catalog.drawing import lineage_drawing
 from apps.catalog.models import Column, DataSource, HarvestRun, HarvestStatus, LineageEdge, Table
@@ -249,6 +249,7 @@ def table_detail(request, pk: int):
         "lineage_table_choices": table_choices,
         "lineage_pair_rows": range(LINEAGE_PAIR_ROWS),
         "sensitivity_flags": lineage.lineage_sensitivity_flags(user=request.user, table=table),
+        "access_panels": hooks.table_access_html(request, table),
     })
 
 

@@ -8,8 +8,9 @@ class PermissionsConfig(AppConfig):
 
     def ready(self):
         from apps.catalog import hooks as catalog_hooks
-        from apps.permissions import hooks, versions
+        from apps.permissions import hooks, table_access, versions
         from apps.tenancy import hooks as tenancy_hooks
 
         catalog_hooks.on_objects_dropped.append(hooks.objects_dropped)
         tenancy_hooks.on_security_changed.append(versions.version_record)
+        catalog_hooks.table_access_panels.append(table_access.table_access_panel)

@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 
 from apps.audit.models import Event
-from apps.catalog import lineage, services, views, vocabulary
+from apps.catalog import hooks, lineage, services, views, vocabulary
 from apps.catalog.harvest import harvest_run_execute
 from apps.catalog.models import Column, LineageEdge, LineageOrigin, Table
 from apps.tenancy import services as tenancy_services
@@ -119,7 +119,10 @@ def test_bad_term_is_a_readable_message_and_changes_nothing(world, term_id):
     assert column.description == ""
 
 
-def test_table_page_queries_stay_bounded_with_ten_tagged_columns(world, django_assert_max_num_queries):
+def test_table_page_queries_stay_bounded_with_ten_tagged_columns(world, django_assert_max_num_queries, monkeypatch):
+    # The catalog's own queries: the permissions app's "who has access" panel has its own
+    # bound (tests/permissions/test_security_pages.py).
+    monkeypatch.setattr(hooks, "table_access_panels", [])
     owner, customers = world["owner"], world["customers"]
     terms = [vocabulary.glossary_term_create(actor=owner, name=f"Term {n}") for n in range(3)]
     columns = list(customers.columns.all())
@@ -276,10 +279,9 @@ def test_bad_depth_or_direction_is_explained_and_the_defaults_apply(world):
     assert '<option value="2" selected>' in page and '<option value="both" selected>' in page
 
 
-def test_places_for_access_recent_access_and_preview_show_no_data_yet(world):
+def test_places_for_recent_access_and_preview_show_no_data_yet(world):
     page = page_of(world["member"], world["customers"])
-    for section_id, title in (("access", "Who has access"), ("recent-access", "Recent access"),
-                              ("preview", "Data preview (masked)")):
+    for section_id, title in (("recent-access", "Recent access"), ("preview", "Data preview (masked)")):
         section = page[page.index(f'id="{section_id}"'):]
         section = section[:section.index("</section>")]
         assert title in section and "text-muted" in section
