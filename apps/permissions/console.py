@@ -119,6 +119,26 @@ def statement_run(*, actor, project: Project, text: str, request=None) -> Statem
     return _execute(actor, project, statement, text, request)
 
 
+class StatementFailed(Exception):
+    def __init__(self, result: StatementResult):
+        super().__init__(result.error)
+        self.result = result
+
+
+def statement_preview(*, actor, project: Project, text: str):
+    """The impact of running ``text`` (``impact.impact_preview``): who would gain and who
+    would lose access to what. Nothing is changed or recorded; a statement that would fail
+    raises ``StatementFailed`` with its result."""
+    from apps.permissions.impact import impact_preview
+
+    def change():
+        result = statement_run(actor=actor, project=project, text=text)
+        if not result.ok:
+            raise StatementFailed(result)
+
+    return impact_preview(actor=actor, project=project, change=change)
+
+
 def _execute(actor, project: Project, statement: ast.Statement, text: str, request) -> StatementResult:
     run = _Run(actor=actor, project=project, request=request, capabilities=project_capabilities(actor, project))
     last_version = SecurityVersion.objects.filter(project=project).order_by("-pk").values_list("pk", flat=True).first()

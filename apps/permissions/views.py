@@ -156,16 +156,24 @@ def console_page(request, name: str):
     error, with a caret under a syntax error) below, and the user's history in the project.
     ``?statement=`` fills the box, so a history entry is a link that reuses its statement."""
     project = _project_or_404(request, name)
-    result = pointer = None
+    result = pointer = report = None
     if request.method == "POST":
         text = request.POST.get("statement", "")
         request.warden_channel = Channel.CONSOLE
-        result = console.statement_run(actor=request.user, project=project, text=text, request=request)
-        if result.position is not None:
+        if request.POST.get("action") == "preview":
+            try:
+                report = console.statement_preview(actor=request.user, project=project, text=text)
+            except console.StatementFailed as failed:
+                result = failed.result
+            except PermissionDenied as error:
+                result = console.StatementResult(ok=False, error=str(error), refused=True)
+        else:
+            result = console.statement_run(actor=request.user, project=project, text=text, request=request)
+        if result is not None and result.position is not None:
             pointer = console.error_pointer(text, result.position)
     else:
         text = request.GET.get("statement", "")
     return render(request, "permissions/console.html", {
-        "project": project, "text": text, "result": result, "pointer": pointer,
+        "project": project, "text": text, "result": result, "pointer": pointer, "report": report,
         "history": console.console_history(user=request.user, project=project),
     })

@@ -28,6 +28,7 @@ from apps.core.web import apply_service, forbidden_as_page, readable
 from apps.permissions import services
 from apps.permissions.actions import ACTIONS, ALL, OBJECT_TYPES, PACKAGE_DEFAULT_ACTIONS
 from apps.permissions.facts import FLAG_DEFAULTS
+from apps.permissions.impact import impact_preview
 from apps.permissions.models import (
     MAX_LEVEL,
     Clearance,
@@ -447,7 +448,7 @@ def policies_page(request, name: str):
     return _policies(request, project)
 
 
-def _policies(request, project: Project, *, drafts: dict | None = None, status: int = 200):
+def _policies(request, project: Project, *, drafts: dict | None = None, status: int = 200, impact=None):
     """The project policy and each role's; ``drafts`` keeps what a refused save typed, by
     role name ("" for the project's)."""
     drafts = drafts or {}
@@ -460,6 +461,7 @@ def _policies(request, project: Project, *, drafts: dict | None = None, status: 
         policy = editor["policy"]
         editor["text"] = drafts.get(editor["key"], _pretty(policy.document) if policy else "")
         editor["draft"] = editor["key"] in drafts
+        editor["report"] = impact[1] if impact and impact[0] == editor["key"] else None
     response = _page(request, project, "policies.html", "policies", editors=editors)
     response.status_code = status
     return response
@@ -498,6 +500,14 @@ def policy_save(request, name: str):
     role = _role_or_404(request, project, key) if key else None
     document = request.POST.get("document", "")
     owner = f"role {role.name}'s policy" if role else "The project policy"
+    if request.POST.get("action") == "preview":
+        try:
+            report = impact_preview(actor=request.user, project=project, change=lambda: services.policy_put(
+                actor=request.user, project=project, role=role, document=document))
+        except ValidationError as error:
+            messages.error(request, readable(error))
+            return _policies(request, project, drafts={key: document}, status=400)
+        return _policies(request, project, drafts={key: document}, impact=(key, report))
     if _apply(request, services.policy_put, f"{owner[0].upper()}{owner[1:]} is saved.",
               lambda: {"project": project, "role": role, "document": document}) is None:
         return _policies(request, project, drafts={key: document}, status=400)

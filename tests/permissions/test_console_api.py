@@ -77,3 +77,43 @@ def test_another_tenants_project_is_not_found(world, api_client_for):
 
     assert response.status_code == 404
     assert not Event.objects.filter(action=STATEMENT_EVENT).exists()
+
+
+def test_a_preview_lists_who_would_gain_and_changes_nothing(world, api_client_for):
+    from apps.permissions.access import AccessQuestion, access_check
+    from apps.permissions.models import SecurityVersion
+
+    # A decision in the log to replay: carol was refused column id of customers.
+    refused = access_check(actor=world.owner, project=world.project, question=AccessQuestion(
+        principal=world.carol.principal_name, action="Select", object_name="customers", columns=("id",)))
+    assert not refused.allowed
+    client = api_client_for(world.owner)  # makes the owner's AccessKey (an audited change) first
+    versions, events = SecurityVersion.objects.count(), Event.objects.count()
+
+    response = client.post(_url(world.project), {"statement": f"grant select on table customers to user "
+                                                              f"{world.carol.username}", "preview": True},
+                           format="json")
+
+    assert response.status_code == 200, response.json()
+    report = response.json()["preview"]
+    assert report["added"] == [f"grant Select on table customers to user {world.carol.principal_name}"]
+    assert [(gain["principal"], gain["new_step"]) for gain in report["gains"]] == [
+        (world.carol.principal_name, "acl")]
+    assert report["losses"] == []
+    assert not Grant.objects.filter(user=world.carol).exists()
+    assert (SecurityVersion.objects.count(), Event.objects.count()) == (versions, events)
+
+
+def test_a_preview_of_a_failing_statement_answers_its_error(world, api_client_for):
+    response = api_client_for(world.owner).post(_url(world.project), {
+        "statement": "grant select on table nosuch to user nobody", "preview": True}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["ok"] is False and "nobody" in response.json()["error"]
+
+
+def test_a_plain_member_may_not_preview(world, api_client_for):
+    response = api_client_for(world.carol).post(_url(world.project), {
+        "statement": "set LabelSecurity=true", "preview": True}, format="json")
+
+    assert response.status_code == 403 and response.json()["ok"] is False

@@ -50,3 +50,18 @@ def test_another_tenants_project_is_not_found():
     response = client_for(make_owner()).post(f"/security/{world.project.name}/console/", {"statement": "whoami"})
 
     assert response.status_code == 404
+
+
+def test_preview_from_the_page_shows_the_change_and_changes_nothing():
+    world = make_world()
+    url = f"/security/{world.project.name}/console/"
+    client = client_for(world.owner)
+
+    page = client.post(url, {"statement": f"grant select on table orders to user {world.carol.username}",
+                             "action": "preview"}).content.decode()
+    failing = client.post(url, {"statement": "grant selekt on table orders to user x",
+                                "action": "preview"}).content.decode()
+
+    assert 'id="impact"' in page and f"grant Select on table orders to user {world.carol.principal_name}" in page
+    assert not Grant.objects.filter(user=world.carol).exists()
+    assert 'id="console-error-message"' in failing and "Select" in failing

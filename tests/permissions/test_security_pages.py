@@ -406,3 +406,25 @@ def test_the_panel_costs_the_same_queries_for_five_members_as_for_fifteen(world)
     for _ in range(10):
         member_add(actor=world.owner, project=world.project, user=make_subaccount(world.owner))
     assert panel_queries() <= few + 2
+
+
+def test_a_policy_preview_lists_who_would_lose_access_and_saves_nothing(world):
+    import json
+
+    from apps.permissions.access import AccessQuestion, access_check
+    from apps.permissions.models import Policy
+
+    w = world
+    services.grant_create(actor=w.owner, project=w.project, subject_user=w.carol, object_type="table",
+                          object_name="customers", actions=["Select"])
+    assert access_check(actor=w.owner, project=w.project, question=AccessQuestion(
+        principal=w.carol.principal_name, action="Select", object_name="customers")).allowed
+    deny = json.dumps({"Version": "1", "Statement": [{
+        "Effect": "Deny", "Principal": [w.carol.principal_name], "Action": ["odps:Select"],
+        "Resource": [f"acs:odps:*:projects/{w.project.name}/tables/customers"]}]})
+
+    page = post(w.owner, f"{w.base}policies/save/", {"role": "", "document": deny, "action": "preview"}).content.decode()
+
+    losses = page[page.index('id="impact-losses"'):]
+    assert w.carol.principal_name in losses[:losses.index("</table>")]
+    assert not Policy.objects.filter(project=w.project).exists()

@@ -116,6 +116,8 @@ class ImpactReportSerializer(serializers.Serializer):
 class StatementSerializer(serializers.Serializer):
     statement = serializers.CharField(max_length=100_000, allow_blank=True, trim_whitespace=False,
                                       help_text="One MaxCompute security statement; the trailing ';' is optional.")
+    preview = serializers.BooleanField(default=False, help_text="Change nothing: answer who would gain and who "
+                                                                "would lose access if the statement ran.")
 
 
 class StatementResultSerializer(serializers.Serializer):
@@ -124,3 +126,4 @@ class StatementResultSerializer(serializers.Serializer):
     error = serializers.CharField(required=False, help_text="Why it failed (on failure).")
     position = serializers.IntegerField(required=False, allow_null=True,
                                         help_text="Where a syntax error is (0-based); null for other errors.")
+    preview = ImpactReportSerializer(required=False, help_text="With preview: the impact report.")

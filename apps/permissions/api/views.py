@@ -3,7 +3,7 @@
 The project is found among those the caller may see (404 otherwise); every write is one
 service call with the acting user."""
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
@@ -16,7 +16,7 @@ from apps.core.web import readable
 from apps.permissions import rollback
 from apps.permissions.access import AccessQuestion, access_check
 from apps.permissions.api import serializers
-from apps.permissions.console import statement_run
+from apps.permissions.console import StatementFailed, statement_preview, statement_run
 from apps.permissions.impact import impact_preview
 from apps.permissions.models import SecurityVersion
 from apps.tenancy import selectors as tenancy_selectors
@@ -143,8 +143,18 @@ class SecurityStatementViewSet(ProjectSecurityViewSet):
         if not params.is_valid():
             return Response({"ok": False, "error": readable(ValidationError(params.errors)), "position": None},
                             status=status.HTTP_400_BAD_REQUEST)
-        result = statement_run(actor=request.user, project=project, text=params.validated_data["statement"],
-                               request=request)
+        text = params.validated_data["statement"]
+        if params.validated_data["preview"]:
+            try:
+                report = statement_preview(actor=request.user, project=project, text=text)
+            except StatementFailed as failed:
+                result = failed.result
+            except PermissionDenied as error:
+                return Response({"ok": False, "error": str(error)}, status=status.HTTP_403_FORBIDDEN)
+            else:
+                return Response({"ok": True, "preview": serializers.ImpactReportSerializer(report.as_dict()).data})
+        else:
+            result = statement_run(actor=request.user, project=project, text=text, request=request)
         if result.ok:
             return Response({"ok": True, "output": result.output})
         if result.refused:
