@@ -6,13 +6,13 @@ after it has closed (Playwright's loop and Django's ORM do not share a thread)."
 
 import pytest
 from django.db import connections
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from apps.catalog import services
 from apps.catalog.harvest import harvest_run_execute
 from apps.catalog.models import Column, LineageEdge, SensitiveType, Table
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
-from tests.factories import PASSWORD, make_owner, make_project
+from tests.e2e.browser import SCREENSHOTS, chromium_page
+from tests.factories import make_owner, make_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True, databases=["default", "warehouse"])]
 
@@ -34,34 +34,21 @@ def harvested_project():
 def test_owner_finds_a_table_despite_a_typo_and_classifies_a_column(live_server, harvested_project):
     owner, _ = harvested_project
     mobile_type = SensitiveType.objects.get(tenant__isnull=True, code="mobile_phone")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with chromium_page(live_server, login_as=owner.username) as page:
+        page.goto(f"{live_server.url}/catalog/")
+        page.fill("#data-map-q", "custmers")
+        page.press("#data-map-q", "Enter")
+        page.wait_for_url("**/catalog/search/**")
+        page.locator("#search-results a", has_text="atlas.customers").first.click()
+        expect(page.locator("#table-name")).to_have_text("atlas.customers")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{live_server.url}/accounts/login/")
-            page.fill("input[name=username]", owner.username)
-            page.fill("input[name=password]", PASSWORD)
-            page.locator("form button[type=submit]").first.click()
-            page.wait_for_url(f"{live_server.url}/projects/")
-
-            page.goto(f"{live_server.url}/catalog/")
-            page.fill("#data-map-q", "custmers")
-            page.press("#data-map-q", "Enter")
-            page.wait_for_url("**/catalog/search/**")
-            page.locator("#search-results a", has_text="atlas.customers").first.click()
-            expect(page.locator("#table-name")).to_have_text("atlas.customers")
-
-            row = page.locator("tr", has=page.locator("code", has_text="mobile"))
-            row.locator("select[name=classification]").select_option(str(mobile_type.pk))
-            row.locator("button[type=submit]").click()
-            page.wait_for_load_state()
-            expect(page.locator(".alert-success")).to_contain_text("mobile classified")
-            classified_row = page.locator("tr", has=page.locator("code", has_text="mobile")).inner_text()
-            page.screenshot(path=str(SCREENSHOTS / "table_detail.png"), full_page=True)
-        finally:
-            browser.close()
+        row = page.locator("#columns tr", has=page.locator("code", has_text="mobile"))
+        row.locator("select[name=classification]").select_option(str(mobile_type.pk))
+        row.locator("button[type=submit]").click()
+        page.wait_for_load_state()
+        expect(page.locator(".alert-success")).to_contain_text("mobile classified")
+        classified_row = page.locator("#columns tr", has=page.locator("code", has_text="mobile")).inner_text()
+        page.screenshot(path=str(SCREENSHOTS / "table_detail.png"), full_page=True)
 
     assert f"L{mobile_type.default_level}" in classified_row and mobile_type.name in classified_row
     mobile = Column.objects.get(table__name="customers", name="mobile")
@@ -77,27 +64,16 @@ def test_owner_draws_an_upstream_table_into_the_lineage_picture(live_server, har
     signups = Table.objects.get(data_source__project=project, name="signups")
     customers = Table.objects.get(data_source__project=project, name="customers")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{live_server.url}/accounts/login/")
-            page.fill("input[name=username]", owner.username)
-            page.fill("input[name=password]", PASSWORD)
-            page.locator("form button[type=submit]").first.click()
-            page.wait_for_url(f"{live_server.url}/projects/")
-
-            page.goto(f"{live_server.url}/catalog/tables/{customers.pk}/")
-            expect(page.locator("#lineage")).to_contain_text("No lineage recorded")
-            page.locator("#add-lineage summary").click()
-            page.select_option("#le-direction", "upstream")
-            page.select_option("#le-table", label="atlas.signups")
-            page.locator("#add-lineage button[type=submit]").click()
-            page.wait_for_load_state()
-            expect(page.locator(".alert-success")).to_contain_text("atlas.signups added")
-            expect(page.locator("#lineage svg")).to_contain_text("signups")
-            page.screenshot(path=str(SCREENSHOTS / "table_lineage.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(live_server, login_as=owner.username) as page:
+        page.goto(f"{live_server.url}/catalog/tables/{customers.pk}/")
+        expect(page.locator("#lineage")).to_contain_text("No lineage recorded")
+        page.locator("#add-lineage summary").click()
+        page.select_option("#le-direction", "upstream")
+        page.select_option("#le-table", label="atlas.signups")
+        page.locator("#add-lineage button[type=submit]").click()
+        page.wait_for_load_state()
+        expect(page.locator(".alert-success")).to_contain_text("atlas.signups added")
+        expect(page.locator("#lineage svg")).to_contain_text("signups")
+        page.screenshot(path=str(SCREENSHOTS / "table_lineage.png"), full_page=True)
 
     assert LineageEdge.objects.filter(source_table=signups, target_table=customers, source_column=None).exists()

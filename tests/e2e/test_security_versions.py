@@ -6,15 +6,15 @@ closed (Playwright's loop and Django's ORM do not share a thread)."""
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from apps.catalog.models import Table
 from apps.catalog.services import warehouse_source_ensure
 from apps.permissions.access import AccessQuestion, access_check
 from apps.permissions.models import Grant, SecurityState
 from apps.tenancy.services import member_add, security_version_bump
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
-from tests.factories import PASSWORD, make_owner, make_project, make_subaccount
+from tests.e2e.browser import SCREENSHOTS, chromium_page
+from tests.factories import make_owner, make_project, make_subaccount
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True,
                                                      databases=["default", "warehouse"])]
@@ -36,36 +36,23 @@ def test_owner_compares_versions_previews_a_rollback_and_rolls_back(live_server)
         principal=bob.principal_name, action="Select", object_name="customers", columns=("id",)))
     granted = SecurityState.objects.get(project=project).version
     grant_line = f"grant Select on table customers (id) to user {bob.principal_name}"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with chromium_page(live_server, login_as=owner.username) as page:
+        page.goto(f"{live_server.url}/security/{project.name}/versions/")
+        page.locator("#compare").click()
+        page.wait_for_url("**/versions/diff/**")
+        expect(page.locator("#diff-lines .added-line")).to_have_text(f"+ {grant_line}")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{live_server.url}/accounts/login/")
-            page.fill("input[name=username]", owner.username)
-            page.fill("input[name=password]", PASSWORD)
-            page.locator("form button[type=submit]").first.click()
-            page.wait_for_url(f"{live_server.url}/projects/")
+        page.goto(f"{live_server.url}/security/{project.name}/versions/{granted - 1}/")
+        page.locator("#preview-rollback").click()
+        page.wait_for_load_state()
+        expect(page.locator("#impact-lines .removed-line")).to_have_text(f"− {grant_line}")
+        expect(page.locator("#impact-losses")).to_contain_text(bob.principal_name)
+        page.screenshot(path=str(SCREENSHOTS / "security_rollback_preview.png"), full_page=True)
 
-            page.goto(f"{live_server.url}/security/{project.name}/versions/")
-            page.locator("#compare").click()
-            page.wait_for_url("**/versions/diff/**")
-            expect(page.locator("#diff-lines .added-line")).to_have_text(f"+ {grant_line}")
-
-            page.goto(f"{live_server.url}/security/{project.name}/versions/{granted - 1}/")
-            page.locator("#preview-rollback").click()
-            page.wait_for_load_state()
-            expect(page.locator("#impact-lines .removed-line")).to_have_text(f"− {grant_line}")
-            expect(page.locator("#impact-losses")).to_contain_text(bob.principal_name)
-            page.screenshot(path=str(SCREENSHOTS / "security_rollback_preview.png"), full_page=True)
-
-            page.once("dialog", lambda dialog: dialog.accept())
-            page.locator("#roll-back").click()
-            page.wait_for_url(f"**/security/{project.name}/versions/")
-            expect(page.locator(".alert-success")).to_contain_text(f"Rolled back to version {granted - 1}")
-            expect(page.locator(f"#version-{granted + 1}")).to_contain_text(f"rollback to version {granted - 1}")
-        finally:
-            browser.close()
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator("#roll-back").click()
+        page.wait_for_url(f"**/security/{project.name}/versions/")
+        expect(page.locator(".alert-success")).to_contain_text(f"Rolled back to version {granted - 1}")
+        expect(page.locator(f"#version-{granted + 1}")).to_contain_text(f"rollback to version {granted - 1}")
 
     assert not Grant.objects.filter(pk=grant.pk).exists()

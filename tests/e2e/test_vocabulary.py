@@ -5,11 +5,11 @@ As in test_data_map, every database step happens before the browser starts or af
 closed (Playwright's loop and Django's ORM do not share a thread)."""
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from apps.catalog.models import Category, GlossaryTerm
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
-from tests.factories import PASSWORD, make_owner
+from tests.e2e.browser import SCREENSHOTS, chromium_page
+from tests.factories import make_owner
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True,
                                                      databases=["default", "warehouse"])]
@@ -17,49 +17,36 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialize
 
 def test_owner_creates_a_category_and_a_term_and_sees_them_listed(live_server):
     owner = make_owner(username="vera")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with chromium_page(live_server, login_as=owner.username) as page:
+        page.goto(f"{live_server.url}/catalog/")
+        page.locator("#vocabulary-links a", has_text="Categories").click()
+        page.wait_for_url("**/catalog/categories/")
+        expect(page.locator("#category-tree")).to_contain_text("No categories yet")
+        page.fill("#category-create input[name=name]", "Finance")
+        page.fill("#category-create textarea[name=description]", "Money in and out")
+        page.locator("#category-create button[type=submit]").click()
+        expect(page.locator(".alert-success")).to_contain_text("Category Finance created.")
+        expect(page.locator("#category-path")).to_have_text("Finance")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{live_server.url}/accounts/login/")
-            page.fill("input[name=username]", owner.username)
-            page.fill("input[name=password]", PASSWORD)
-            page.locator("form button[type=submit]").first.click()
-            page.wait_for_url(f"{live_server.url}/projects/")
+        page.locator("nav.navbar a", has_text="Glossary").click()
+        page.wait_for_url("**/catalog/glossary/")
+        page.fill("#term-create input[name=name]", "Invoice")
+        page.select_option("#term-create select[name=category]", label="Finance")
+        page.fill("#term-create input[name=synonyms]", "Bill")
+        page.fill("#term-create textarea[name=definition]", "A request for payment.")
+        page.locator("#term-create button[type=submit]").click()
+        expect(page.locator(".alert-success")).to_contain_text("Term Invoice added to the glossary.")
+        expect(page.locator("#term-name")).to_have_text("Invoice")
 
-            page.goto(f"{live_server.url}/catalog/")
-            page.locator("#vocabulary-links a", has_text="Categories").click()
-            page.wait_for_url("**/catalog/categories/")
-            expect(page.locator("#category-tree")).to_contain_text("No categories yet")
-            page.fill("#category-create input[name=name]", "Finance")
-            page.fill("#category-create textarea[name=description]", "Money in and out")
-            page.locator("#category-create button[type=submit]").click()
-            expect(page.locator(".alert-success")).to_contain_text("Category Finance created.")
-            expect(page.locator("#category-path")).to_have_text("Finance")
+        page.locator(".breadcrumb a", has_text="Glossary").click()
+        invoice_row = page.locator("#glossary-terms tr", has_text="Invoice")
+        expect(invoice_row).to_contain_text("Finance")
+        expect(invoice_row).to_contain_text("also Bill")
+        page.screenshot(path=str(SCREENSHOTS / "glossary.png"), full_page=True)
 
-            page.locator("nav.navbar a", has_text="Glossary").click()
-            page.wait_for_url("**/catalog/glossary/")
-            page.fill("#term-create input[name=name]", "Invoice")
-            page.select_option("#term-create select[name=category]", label="Finance")
-            page.fill("#term-create input[name=synonyms]", "Bill")
-            page.fill("#term-create textarea[name=definition]", "A request for payment.")
-            page.locator("#term-create button[type=submit]").click()
-            expect(page.locator(".alert-success")).to_contain_text("Term Invoice added to the glossary.")
-            expect(page.locator("#term-name")).to_have_text("Invoice")
-
-            page.locator(".breadcrumb a", has_text="Glossary").click()
-            invoice_row = page.locator("#glossary-terms tr", has_text="Invoice")
-            expect(invoice_row).to_contain_text("Finance")
-            expect(invoice_row).to_contain_text("also Bill")
-            page.screenshot(path=str(SCREENSHOTS / "glossary.png"), full_page=True)
-
-            page.goto(f"{live_server.url}/catalog/categories/")
-            expect(page.locator("#category-tree")).to_contain_text("Finance")
-            expect(page.locator("#category-tree")).to_contain_text("Money in and out")
-        finally:
-            browser.close()
+        page.goto(f"{live_server.url}/catalog/categories/")
+        expect(page.locator("#category-tree")).to_contain_text("Finance")
+        expect(page.locator("#category-tree")).to_contain_text("Money in and out")
 
     term = GlossaryTerm.objects.get(tenant_id=owner.tenant_id, name="Invoice")
     assert term.category == Category.objects.get(tenant_id=owner.tenant_id, path="Finance")
