@@ -392,12 +392,14 @@ def _project_protection(request: AccessRequest, snapshot: Snapshot, snapshots: S
     if destination is not None and destination in snapshot.trusted:
         return TraceStep(Step.PROJECT_PROTECTION, Outcome.PASS, f"{destination} is a trusted project",
                          {"kind": "trusted_project", "project": destination})
-    for consumer in (destination, request.via_project):
-        routes = _package_routes(snapshot, consumer, request, snapshots)
-        if routes:
-            return TraceStep(Step.PROJECT_PROTECTION, Outcome.PASS, f"shared with {consumer} by a package",
-                             {"kind": "package", "provider": request.project, "package": routes[0][0],
-                              "consumer": consumer})
+    # A package lets the data go where the package goes: into the destination when the data
+    # flows into another project, else (a Download) into the project the request runs in.
+    consumer = destination if destination is not None and destination != request.project else request.via_project
+    routes = _package_routes(snapshot, consumer, request, snapshots)
+    if routes:
+        return TraceStep(Step.PROJECT_PROTECTION, Outcome.PASS, f"shared with {consumer} by a package",
+                         {"kind": "package", "provider": request.project, "package": routes[0][0],
+                          "consumer": consumer})
     if snapshot.exception_statements:
         path = resource_path(request.project, request.object_type, request.object_name)
         for statement in snapshot.exception_statements:

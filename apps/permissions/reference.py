@@ -35,8 +35,9 @@ it with allow, otherwise the next step runs. The trace holds every step that ran
 3. ``project_protection``: runs when ProjectProtection is on and data leaves ``project``
    (``destination_project`` set and not ``project``, or the action is ``Download``);
    otherwise skip. Pass if the destination is a trusted project of ``project``; or a
-   package route leads into the destination or ``via_project`` (packages win over
-   protection); or an Allow statement of the exception policy applies to the principal,
+   package route leads where the data goes, into the destination (or, for a ``Download``
+   without one, into ``via_project``): packages win over protection, but only for the
+   project they are installed in; or an Allow statement of the exception policy applies to the principal,
    the action and the object's resource path, and its condition holds. Else deny.
 4. ``label_security``: runs when LabelSecurity is on and the object is a table; otherwise
    skip. The checked columns are the request's columns, or when it names none all columns
@@ -235,12 +236,14 @@ def _project_protection(request: AccessRequest, facts_by_project: dict) -> Trace
                                        for fact in _of_kind(facts, "trusted_project")):
         return TraceStep(Step.PROJECT_PROTECTION, Outcome.PASS, f"{destination} is a trusted project",
                          {"kind": "trusted_project", "project": destination})
-    for consumer in (destination, request.via_project):
-        routes = _package_routes(facts_by_project, request.project, consumer, request)
-        if routes:
-            return TraceStep(Step.PROJECT_PROTECTION, Outcome.PASS, f"shared with {consumer} by a package",
-                             {"kind": "package", "provider": request.project, "package": routes[0][0],
-                              "consumer": consumer})
+    # A package lets the data go where the package goes: into the destination when the data
+    # flows into another project, else (a Download) into the project the request runs in.
+    consumer = destination if destination is not None and destination != request.project else request.via_project
+    routes = _package_routes(facts_by_project, request.project, consumer, request)
+    if routes:
+        return TraceStep(Step.PROJECT_PROTECTION, Outcome.PASS, f"shared with {consumer} by a package",
+                         {"kind": "package", "provider": request.project, "package": routes[0][0],
+                          "consumer": consumer})
     path = resource_path(request.project, request.object_type, request.object_name)
     tenant = _project_fact(facts)["tenant"]
     for fact in _of_kind(facts, "protection_exception"):
