@@ -185,6 +185,9 @@ class Table(models.Model):
 
     class Meta:
         ordering = ["data_source", "schema", "name"]
+        # An object permission of the portal (django-guardian): who may approve requests for
+        # access to this table, beside its owner and the project's admins.
+        permissions = [("approve_access", "Approve access requests on the table")]
         constraints = [
             models.UniqueConstraint(fields=["data_source", "schema", "name"], name="unique_table_in_source"),
         ]

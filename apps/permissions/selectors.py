@@ -5,7 +5,10 @@ preview share."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch, QuerySet
+from guardian.models import UserObjectPermission
+from guardian.shortcuts import get_users_with_perms
 
 from apps.catalog.models import Column, DataSourceKind, Table
 from apps.permissions.facts import FLAG_DEFAULTS, time_text
@@ -213,3 +216,26 @@ def package_install_list(*, user, project: Project) -> QuerySet[PackageInstall]:
     """The packages installed in ``project``."""
     return (PackageInstall.objects.restrict(user).filter(consumer=project)
             .select_related("package__project", "installed_by").order_by("package__project__name", "package__name"))
+
+
+def portal_permission_list(*, project: Project) -> list[dict]:
+    """Who holds the portal's object permissions in ``project``: ``audit_project`` on the
+    project and ``approve_access`` on its tables, as ``{"permission", "user", "table"}``."""
+    holders = []
+    project_type, table_type = ContentType.objects.get_for_model(Project), ContentType.objects.get_for_model(Table)
+    for row in (UserObjectPermission.objects.filter(content_type=project_type, object_pk=str(project.pk),
+                                                    permission__codename="audit_project")
+                .select_related("user__tenant").order_by("user__username")):
+        holders.append({"permission": "audit_project", "user": row.user, "table": None})
+    tables = dict(warehouse_tables(project).values_list("pk", "name"))
+    for row in (UserObjectPermission.objects.filter(content_type=table_type, permission__codename="approve_access",
+                                                    object_pk__in=[str(pk) for pk in tables])
+                .select_related("user__tenant").order_by("user__username")):
+        holders.append({"permission": "approve_access", "user": row.user, "table": tables[int(row.object_pk)]})
+    return holders
+
+
+def table_approvers(table: Table) -> QuerySet:
+    """The users who hold ``approve_access`` on ``table`` (the approvals work adds the
+    table's owner and the project's admins)."""
+    return get_users_with_perms(table, only_with_perms_in=["approve_access"], with_group_users=False)

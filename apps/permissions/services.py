@@ -54,6 +54,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
 
 from apps import audit
 from apps.catalog.models import Column, Table
@@ -1175,3 +1176,55 @@ def privileges_purge(*, actor, project: Project, user, request=None) -> dict[str
         security_version_bump(project, actor=actor, summary=f"purge privs from user {user.principal_name}")
         audit.record(actor, "permissions.purge", user, project=project, request=request, details=counts)
     return counts
+
+
+# --- the portal's own object permissions -------------------------------------------------------
+
+PORTAL_PERMISSIONS = {
+    "audit_project": ("tenancy.audit_project", "read the project's audit log"),
+    "approve_access": ("catalog.approve_access", "approve access requests on a table"),
+}
+
+
+def _portal_permission_target(project: Project, permission: str, table_name: str | None):
+    """The object a portal permission is held on: the project itself, or one of its tables."""
+    if permission not in PORTAL_PERMISSIONS:
+        raise ValidationError({"permission": f"Choose one of: {', '.join(PORTAL_PERMISSIONS)}."})
+    if permission == "audit_project":
+        if table_name:
+            raise ValidationError({"table_name": "audit_project is held on the whole project: name no table."})
+        return project
+    if not table_name:
+        raise ValidationError({"table_name": "approve_access is held on one table: name it."})
+    return _table(project, table_name)
+
+
+@transaction.atomic
+def portal_permission_assign(*, actor, project: Project, user, permission: str, table_name: str | None = None,
+                             request=None):
+    """Let a member read the project's audit log (``audit_project``) or approve access
+    requests on one of its tables (``approve_access``): django-guardian object permissions,
+    beside the roles. They decide nothing about data, so they make no security version."""
+    require_manager(actor, project, Management.SECURITY)
+    target = _portal_permission_target(project, permission, table_name)
+    if not Membership.objects.filter(project=project, user=user, is_active=True).exists():
+        raise ValidationError({"user": f"{user.username} is not a member of {project.name}."})
+    codename, what = PORTAL_PERMISSIONS[permission]
+    if user.has_perm(codename, target):
+        raise ValidationError({"user": f"{user.username} may already {what}."})
+    assign_perm(codename, user, target)
+    audit.record(actor, "permissions.portal_permission_assign", user, project=project, request=request,
+                 details={"permission": permission, "table": table_name or None})
+
+
+@transaction.atomic
+def portal_permission_remove(*, actor, project: Project, user, permission: str, table_name: str | None = None,
+                             request=None) -> None:
+    require_manager(actor, project, Management.SECURITY)
+    target = _portal_permission_target(project, permission, table_name)
+    codename, what = PORTAL_PERMISSIONS[permission]
+    removed, _ = remove_perm(codename, user, target)
+    if not removed:
+        raise ValidationError({"user": f"{user.username} holds no permission to {what} here."})
+    audit.record(actor, "permissions.portal_permission_remove", user, project=project, request=request,
+                 details={"permission": permission, "table": table_name or None})

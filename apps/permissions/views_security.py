@@ -47,6 +47,7 @@ from apps.permissions.selectors import (
     label_grant_list,
     package_install_list,
     package_list,
+    portal_permission_list,
     project_security,
     tenant_security,
     warehouse_tables,
@@ -184,7 +185,10 @@ def security_overview(request, name: str):
                  trusted=TrustedProject.objects.restrict(request.user).filter(project=project)
                  .select_related("trusted", "added_by").order_by("trusted__name"),
                  tenant=tenant_security(project.tenant_id), may_tenant=_manages_tenant(request.user, project),
-                 networks=Network.choices)
+                 networks=Network.choices, portal_permissions=portal_permission_list(project=project),
+                 portal_permission_names=services.PORTAL_PERMISSIONS,
+                 tables=warehouse_tables(project).order_by("name").values_list("name", flat=True),
+                 **_subjects(request, project))
 
 
 @login_required
@@ -218,6 +222,32 @@ def protection_set(request, name: str):
 
     _apply(request, services.project_protection_set, "ProjectProtection set.", parse)
     return _back("security", project, "#protection")
+
+
+def _portal_permission_form(request, project: Project) -> dict:
+    subject = _subject(request, project, "user:" + request.POST.get("username", ""))
+    return {"project": project, "user": subject["subject_user"], "permission": request.POST.get("permission", ""),
+            "table_name": request.POST.get("table_name", "").strip() or None}
+
+
+@login_required
+@require_POST
+@forbidden_as_page
+def portal_permission_assign(request, name: str):
+    project = _project_or_404(request, name)
+    _apply(request, services.portal_permission_assign, "Permission given.",
+           lambda: _portal_permission_form(request, project))
+    return _back("security", project, "#portal-permissions")
+
+
+@login_required
+@require_POST
+@forbidden_as_page
+def portal_permission_remove(request, name: str):
+    project = _project_or_404(request, name)
+    _apply(request, services.portal_permission_remove, "Permission taken back.",
+           lambda: _portal_permission_form(request, project))
+    return _back("security", project, "#portal-permissions")
 
 
 @login_required

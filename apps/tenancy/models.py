@@ -116,6 +116,9 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Object permissions of the portal itself (django-guardian), beside the roles: who
+        # may read a project's audit log without holding the auditor role.
+        permissions = [("audit_project", "Read the project's audit log")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(prod_project__isnull=True) | Q(environment="dev"),

@@ -5,7 +5,9 @@ and every list makes a constant number of queries."""
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch, Q, QuerySet
+from guardian.models import UserObjectPermission
 
 from apps.tenancy.models import (
     Membership,
@@ -75,6 +77,7 @@ def project_capabilities_map(user, projects: Iterable[Project]) -> dict[int, fro
     member_of = set(
         Membership.objects.filter(user=user, is_active=True, project_id__in=ids).values_list("project_id", flat=True)
     )
+    audited = _audit_permission_project_ids(user, ids)
     roles_by_project: dict[int, list[str]] = {}
     for project_id, role_name in RoleAssignment.objects.filter(user=user, role__project_id__in=ids).values_list(
         "role__project_id", "role__name"
@@ -84,9 +87,19 @@ def project_capabilities_map(user, projects: Iterable[Project]) -> dict[int, fro
         project.pk: _capabilities(
             user, project, tenant_roles=tenant_roles, is_member=project.pk in member_of,
             project_roles=roles_by_project.get(project.pk, ()),
-        )
+        ) | ({Capability.AUDIT} if project.pk in audited and project.pk in member_of else frozenset())
         for project in projects
     }
+
+
+def _audit_permission_project_ids(user, project_ids: list[int]) -> set[int]:
+    """The projects among ``project_ids`` on which ``user`` holds the portal's object
+    permission ``audit_project`` (django-guardian), one query for all of them."""
+    rows = UserObjectPermission.objects.filter(
+        user=user, permission__codename="audit_project",
+        content_type=ContentType.objects.get_for_model(Project), object_pk__in=[str(pk) for pk in project_ids],
+    ).values_list("object_pk", flat=True)
+    return {int(pk) for pk in rows}
 
 
 # --- accounts ----------------------------------------------------------------------------

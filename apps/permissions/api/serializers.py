@@ -127,3 +127,10 @@ class StatementResultSerializer(serializers.Serializer):
     position = serializers.IntegerField(required=False, allow_null=True,
                                         help_text="Where a syntax error is (0-based); null for other errors.")
     preview = ImpactReportSerializer(required=False, help_text="With preview: the impact report.")
+
+
+class PortalPermissionSerializer(serializers.Serializer):
+    permission = serializers.ChoiceField(choices=["audit_project", "approve_access"])
+    username = serializers.CharField(max_length=63)
+    table = serializers.CharField(max_length=128, required=False, allow_null=True, default=None,
+                                  help_text="For approve_access: the table of the project.")

@@ -26,3 +26,11 @@ urlpatterns += [
     re_path(rf"{PROJECT}/statements/?$", views.SecurityStatementViewSet.as_view({"post": "run"}),
             name="project-security-statements"),
 ]
+
+urlpatterns += [
+    re_path(rf"{PROJECT}/portal-permissions/?$",
+            views.PortalPermissionViewSet.as_view({"get": "list", "post": "create"}),
+            name="project-security-portal-permissions"),
+    re_path(rf"{PROJECT}/portal-permissions/remove/?$", views.PortalPermissionViewSet.as_view({"post": "remove"}),
+            name="project-security-portal-permission-remove"),
+]

@@ -19,6 +19,8 @@ from apps.permissions.api import serializers
 from apps.permissions.console import StatementFailed, statement_preview, statement_run
 from apps.permissions.impact import impact_preview
 from apps.permissions.models import SecurityVersion
+from apps.permissions.selectors import portal_permission_list
+from apps.permissions.services import portal_permission_assign, portal_permission_remove
 from apps.tenancy import selectors as tenancy_selectors
 from apps.tenancy.api.views import PROJECT_PARAMETER
 from apps.tenancy.models import Project
@@ -161,3 +163,44 @@ class SecurityStatementViewSet(ProjectSecurityViewSet):
             return Response({"ok": False, "error": result.error}, status=status.HTTP_403_FORBIDDEN)
         return Response({"ok": False, "error": result.error, "position": result.position},
                         status=status.HTTP_400_BAD_REQUEST)
+
+
+class PortalPermissionViewSet(ProjectSecurityViewSet):
+    """/api/v1/projects/{project}/security/portal-permissions: who may read the project's
+    audit log (audit_project) and approve access requests on its tables (approve_access)."""
+
+    def _arguments(self, project: Project, data) -> dict:
+        params = serializers.PortalPermissionSerializer(data=data)
+        params.is_valid(raise_exception=True)
+        user = tenancy_selectors.member_list(user=self.request.user, project=project, include_removed=True).filter(
+            user__username=params.validated_data["username"]).first()
+        if user is None:
+            raise ValidationError({"username": f"No member of {project.name} is called "
+                                               f"{params.validated_data['username']}."})
+        return {"user": user.user, "permission": params.validated_data["permission"],
+                "table_name": params.validated_data["table"]}
+
+    @extend_schema(summary="Who holds the portal's object permissions in the project",
+                   parameters=[PROJECT_PARAMETER], responses=serializers.PortalPermissionSerializer(many=True))
+    def list(self, request, *args, **kwargs):
+        project = self.project()
+        return Response([{"permission": holder["permission"], "username": holder["user"].username,
+                          "table": holder["table"]} for holder in portal_permission_list(project=project)])
+
+    @extend_schema(summary="Give a member a portal permission", parameters=[PROJECT_PARAMETER],
+                   request=serializers.PortalPermissionSerializer,
+                   responses={201: serializers.PortalPermissionSerializer})
+    def create(self, request, *args, **kwargs):
+        project = self.project()
+        arguments = self._arguments(project, request.data)
+        portal_permission_assign(actor=request.user, project=project, request=request, **arguments)
+        return Response({"permission": arguments["permission"], "username": arguments["user"].username,
+                         "table": arguments["table_name"]}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Take a portal permission back", parameters=[PROJECT_PARAMETER],
+                   request=serializers.PortalPermissionSerializer, responses={204: None})
+    def remove(self, request, *args, **kwargs):
+        project = self.project()
+        portal_permission_remove(actor=request.user, project=project, request=request,
+                                 **self._arguments(project, request.data))
+        return Response(status=status.HTTP_204_NO_CONTENT)
