@@ -14,3 +14,4 @@ class PermissionsConfig(AppConfig):
         catalog_hooks.on_objects_dropped.append(hooks.objects_dropped)
         tenancy_hooks.on_security_changed.append(versions.version_record)
         catalog_hooks.table_access_panels.append(table_access.table_access_panel)
+        tenancy_hooks.member_badges.append(hooks.member_clearance_badges)

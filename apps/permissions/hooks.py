@@ -1,9 +1,13 @@
-"""What the permissions app does when the catalog drops objects: as in MaxCompute, dropping
-a table removes every ACL grant and label grant on it (a new table of the same name starts
-with none). Policies stay: they may name objects that do not exist."""
+"""What the permissions app hooks into lower apps: when the catalog drops objects, as in
+MaxCompute, every ACL grant and label grant on them goes (a new table of the same name starts
+with none; policies stay, they may name objects that do not exist); and the project page's
+member list shows each member's clearance."""
+
+from django.urls import reverse
 
 from apps import audit
 from apps.permissions.models import Grant, LabelGrant
+from apps.permissions.selectors import clearances_of
 
 
 def objects_dropped(*, data_source, tables, columns) -> None:
@@ -31,3 +35,10 @@ def objects_dropped(*, data_source, tables, columns) -> None:
                      details={"tables": sorted(table.name for table in tables)[:100],
                               "columns": len(columns),
                               "grants_removed": removed})
+
+
+def member_clearance_badges(*, project, users) -> dict:
+    """The project page's member list shows each member's LabelSecurity clearance, linking to
+    the labels page where it is set."""
+    url = reverse("permissions:security-labels", kwargs={"name": project.name})
+    return {user_id: (f"clearance L{level}", url) for user_id, level in clearances_of(project=project, users=users).items()}

@@ -239,3 +239,16 @@ def table_approvers(table: Table) -> QuerySet:
     """The users who hold ``approve_access`` on ``table`` (the approvals work adds the
     table's owner and the project's admins)."""
     return get_users_with_perms(table, only_with_perms_in=["approve_access"], with_group_users=False)
+
+
+def clearances_of(*, project: Project, users) -> dict[int, int]:
+    """Each user's LabelSecurity clearance in ``project``: the highest of their own and of
+    the roles they hold (absent: 0), as the engine computes it."""
+    user_ids = [user.pk for user in users]
+    levels = dict(Clearance.objects.filter(project=project, user_id__in=user_ids).values_list("user_id", "level"))
+    role_levels = dict(Clearance.objects.filter(project=project, role__isnull=False).values_list("role_id", "level"))
+    for user_id, role_id in RoleAssignment.objects.filter(role__project=project, user_id__in=user_ids,
+                                                          role_id__in=list(role_levels)).values_list("user_id",
+                                                                                                     "role_id"):
+        levels[user_id] = max(levels.get(user_id, 0), role_levels[role_id])
+    return {user_id: levels.get(user_id, 0) for user_id in user_ids}

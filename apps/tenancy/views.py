@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.web import apply_service, forbidden_as_page, form_errors
-from apps.tenancy import forms, selectors, services
+from apps.tenancy import forms, hooks, selectors, services
 from apps.tenancy.models import Environment, Membership, Project, Role, RoleAssignment, RoleKind, TenantRoleAssignment
 from apps.tenancy.roles import ROLE_CAPABILITIES, WORKSPACE_ROLE_PRIVILEGES, Capability, WorkspaceRole
 
@@ -101,6 +101,9 @@ def project_detail(request, name: str):
     project = _project_or_404(request, name)
     capabilities = selectors.project_capabilities(request.user, project)
     members = list(selectors.member_list(user=request.user, project=project))
+    badges = hooks.badges_of_members(project=project, users=[membership.user for membership in members])
+    for membership in members:
+        membership.badges = badges.get(membership.user_id, [])
     roles = list(selectors.role_list(user=request.user, project=project))
     return render(request, "tenancy/project_detail.html", {
         "project": project,

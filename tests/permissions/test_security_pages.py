@@ -428,3 +428,21 @@ def test_a_policy_preview_lists_who_would_lose_access_and_saves_nothing(world):
     losses = page[page.index('id="impact-losses"'):]
     assert w.carol.principal_name in losses[:losses.index("</table>")]
     assert not Policy.objects.filter(project=w.project).exists()
+
+
+def test_the_project_page_shows_each_members_clearance(world):
+    w = world
+    services.clearance_set(actor=w.owner, project=w.project, subject_user=w.carol, level=3)
+    services.clearance_set(actor=w.owner, project=w.project, subject_role=w.analyst, level=5)
+    from apps.tenancy.services import role_assign
+
+    role_assign(actor=w.owner, role=w.analyst, user=w.bob)
+
+    page = client_for(w.owner).get(f"/projects/{w.project.name}/").content.decode()
+
+    def row(user):
+        part = page[page.index(f'id="member-{user.username}"'):]
+        return part[:part.index("</tr>")]
+
+    assert "clearance L3" in row(w.carol) and "clearance L5" in row(w.bob) and "clearance L0" in row(w.admin)
+    assert f'href="/security/{w.project.name}/labels/"' in row(w.carol)
