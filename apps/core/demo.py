@@ -24,6 +24,11 @@ from faker import Faker
 
 from apps import audit
 from apps.audit.models import Channel
+from apps.catalog import services as catalog_services
+from apps.catalog.harvest import harvest_run_execute
+from apps.catalog.models import DataSourceKind, Table
+from apps.permissions.console import statement_run
+from apps.permissions.selectors import project_security
 from apps.tenancy import services as tenancy_services
 from apps.tenancy.models import (
     Environment,
@@ -55,8 +60,10 @@ class DemoUser:
 OWNER = DemoUser("alice", "alice-wonderland-1", "tenant owner (primary account)")
 DEMO_USERS = (
     OWNER,
-    DemoUser("bob", "bob-builds-in-dev-2", "member: developer, writes in wonderland_dev, reads in wonderland"),
-    DemoUser("carol", "carol-approves-3", "approver: tenant Admin, member of every project"),
+    DemoUser("bob", "bob-builds-in-dev-2", "member: developer, writes in wonderland_dev, reads in wonderland "
+                                           "up to level 2 (and its mobile numbers, level 3, for a month)"),
+    DemoUser("carol", "carol-approves-3", "approver: tenant Admin, member of every project, analyst of wonderland's "
+                                          "orders"),
     DemoUser("dave", "dave-audits-all-4", "auditor: workspace auditor of every project"),
 )
 
@@ -396,6 +403,48 @@ def seed_tables(report: SeedReport, projects: dict[str, Project], rows: int) -> 
                              channel=Channel.SYSTEM, details={"rows": wanted})
 
 
+# --- the Data Map and the security model -------------------------------------------------------
+
+# Run by alice in wonderland, in this order, through the console (the same services as the
+# pages and the API), the first time only: wonderland's personal columns are labelled, bob
+# (a developer, who reads prod) is cleared to level 2 and may read the level-3 mobile numbers
+# for a month, carol's analyst role reads orders, and no data leaves wonderland.
+SECURITY_STATEMENTS = (
+    "set LabelSecurity=true",
+    "set label 3 to table customers(mobile, national_id, bank_card)",
+    "set label 2 to table customers(name, email, address, birthday)",
+    "set label 3 to table employees(salary, national_id, bank_card)",
+    "set label 2 to user RAM$acme:bob",
+    "grant label 3 on table customers(mobile) to user RAM$acme:bob with exp 30",
+    "create role analyst",
+    "grant select, describe on table orders to role analyst",
+    "grant analyst to RAM$acme:carol",
+    "set ProjectProtection=true",
+)
+
+
+def seed_catalog(report: SeedReport, owner: User, projects: dict[str, Project]) -> None:
+    """Harvest each demo project's warehouse schema once, here and now, so its tables are in
+    the Data Map and the security statements can name them."""
+    for project in projects.values():
+        if Table.objects.filter(data_source__project=project, data_source__kind=DataSourceKind.WAREHOUSE).exists():
+            continue
+        run = catalog_services.project_harvest_start(actor=owner, project=project)
+        harvest_run_execute(run_id=run.pk)
+        report.changes.append(f"Data Map of {project.name}")
+
+
+def seed_security(report: SeedReport, owner: User, projects: dict[str, Project]) -> None:
+    wonderland = projects["wonderland"]
+    if project_security(wonderland).label_security:
+        return
+    for statement in SECURITY_STATEMENTS:
+        result = statement_run(actor=owner, project=wonderland, text=statement)
+        if not result.ok:
+            raise DemoSeedError(f"wonderland: {statement}: {result.error}")
+    report.changes.append("wonderland's labels, clearances, grants and protection")
+
+
 def seed(*, rows: int = DEFAULT_ROWS) -> SeedReport:
     """Make (or find) the whole demo; the report says what this run changed."""
     if rows < 1:
@@ -406,4 +455,7 @@ def seed(*, rows: int = DEFAULT_ROWS) -> SeedReport:
         projects = seed_projects(report, users[OWNER.username])
         seed_members(report, users[OWNER.username], users, projects)
     seed_tables(report, projects, rows)
+    seed_catalog(report, users[OWNER.username], projects)
+    with transaction.atomic():
+        seed_security(report, users[OWNER.username], projects)
     return report

@@ -89,7 +89,7 @@ def test_seed_demo_pairs_wonderland_dev_with_wonderland_and_separates_dev_from_p
 
     assert roles_of("dave") == {(name, "role_project_auditor") for name in projects}
     assert Capability.AUDIT in project_capabilities(User.objects.get(username="dave"), projects["secretgarden"])
-    assert roles_of("carol") == set()
+    assert roles_of("carol") == {("wonderland", "analyst")}
     active = set(Membership.objects.filter(is_active=True).values_list("user__username", "project__name"))
     assert {("carol", name) for name in projects} <= active
     assert ("bob", "secretgarden") not in active
@@ -219,3 +219,32 @@ def test_seed_reports_a_taken_username_as_a_command_error():
 
     assert not Project.objects.exists()
     assert not User.objects.filter(username="bob").exists()
+
+
+def test_the_demo_harvests_its_tables_and_secures_wonderland_and_the_engine_follows():
+    from django.utils import timezone
+
+    from apps.catalog.models import Table
+    from apps.permissions.conditions import RequestContext
+    from apps.permissions.decision import AccessRequest
+    from apps.permissions.runtime import decide
+
+    seed_demo()
+    second = seed_demo()
+
+    assert Table.objects.filter(data_source__project__name="wonderland", is_dropped=False).count() == 3
+    assert "nothing changed" in second
+
+    def select(user, table, columns, **kwargs):
+        principal = User.objects.get(username=user).principal_name
+        return decide(AccessRequest(principal=principal, project="wonderland", action="Select", object_type="table",
+                                    object_name=table, columns=columns,
+                                    context=RequestContext(current_time=timezone.now()), **kwargs))
+
+    assert select("bob", "customers", ("id", "name", "mobile")).allowed
+    refused = select("bob", "customers", ("id", "national_id"))
+    assert (refused.allowed, refused.step, refused.denied_columns) == (False, "label_security", ("national_id",))
+    assert select("carol", "orders", ("id", "amount")).allowed
+    assert select("carol", "customers", ("id",)).step == "default"
+    leaving = select("bob", "customers", ("id",), destination_project="secretgarden")
+    assert (leaving.allowed, leaving.step) == (False, "project_protection")
