@@ -5,16 +5,14 @@ As in test_data_map, every database step happens before the browser starts or af
 closed (Playwright's loop and Django's ORM do not share a thread)."""
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
-from apps.catalog.models import Table
-from apps.catalog.services import warehouse_source_ensure
 from apps.permissions.access import AccessQuestion, access_check
 from apps.permissions.models import Grant, SecurityState
 from apps.tenancy.services import member_add, security_version_bump
 from tests.e2e.browser import SCREENSHOTS, chromium_page
 from tests.factories import make_owner, make_project, make_subaccount
+from tests.permissions.services_world import make_table
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True,
                                                      databases=["default", "warehouse"])]
@@ -25,10 +23,7 @@ def test_owner_compares_versions_previews_a_rollback_and_rolls_back(live_server)
     project = make_project(owner)
     bob = make_subaccount(owner)
     member_add(actor=owner, project=project, user=bob)
-    now = timezone.now()
-    table = Table.objects.create(data_source=warehouse_source_ensure(project=project), schema=project.schema_name,
-                                 name="customers", first_seen_at=now, last_seen_at=now)
-    table.columns.create(name="id", ordinal=1, data_type="text", first_seen_at=now, last_seen_at=now)
+    table = make_table(project, "customers", columns=("id",))
     grant = Grant.objects.create(project=project, user=bob, object_type="table", object_name="customers",
                                  table=table, columns=["id"], actions=["Select"])
     security_version_bump(project, actor=owner, summary="grant select on table customers (id) to bob")

@@ -1,13 +1,11 @@
 """Fixtures shared by the permissions tests that need the database."""
 
 import pytest
-from django.utils import timezone
 
-from apps.catalog.models import Table
-from apps.catalog.services import warehouse_source_ensure
 from apps.permissions.models import Grant
 from apps.tenancy.services import member_add, security_version_bump
 from tests.factories import make_owner, make_project, make_subaccount
+from tests.permissions.services_world import make_table
 
 
 @pytest.fixture
@@ -18,11 +16,7 @@ def column_grant_world():
     bob, carol = make_subaccount(owner), make_subaccount(owner)
     for user in (bob, carol):
         member_add(actor=owner, project=project, user=user)
-    now = timezone.now()
-    table = Table.objects.create(data_source=warehouse_source_ensure(project=project), schema=project.schema_name,
-                                 name="customers", first_seen_at=now, last_seen_at=now)
-    for ordinal, name in enumerate(["id", "mobile"], start=1):
-        table.columns.create(name=name, ordinal=ordinal, data_type="text", first_seen_at=now, last_seen_at=now)
+    table = make_table(project, "customers", columns=("id", "mobile"))
     grant = Grant.objects.create(project=project, user=bob, object_type="table", object_name="customers",
                                  table=table, columns=["id"], actions=["Select"])
     security_version_bump(project, actor=owner, summary="grant select on table customers (id) to bob")

@@ -11,13 +11,12 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from apps.catalog.models import Table
-from apps.catalog.services import warehouse_source_ensure
 from apps.permissions import runtime
 from apps.permissions.conditions import RequestContext
 from apps.permissions.decision import AccessRequest
-from apps.tenancy.services import member_add
+from apps.tenancy.services import member_add, security_version_bump
 from tests.factories import make_owner, make_project, make_subaccount
+from tests.permissions.services_world import make_table
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -66,12 +65,7 @@ def test_a_change_committed_by_another_process_is_seen_by_the_next_decision():
     project = make_project(owner)
     bob = make_subaccount(owner)
     member_add(actor=owner, project=project, user=bob)
-    now = timezone.now()
-    table = Table.objects.create(data_source=warehouse_source_ensure(project=project), schema=project.schema_name,
-                                 name="customers", first_seen_at=now, last_seen_at=now)
-    table.columns.create(name="mobile", ordinal=1, data_type="text", first_seen_at=now, last_seen_at=now)
-    from apps.tenancy.services import security_version_bump
-
+    make_table(project, "customers", columns=("mobile",))
     security_version_bump(project, summary="the table appears")
 
     denied = runtime.decide(_select(bob, project))
