@@ -1,7 +1,6 @@
 """The beat task that seals what a dead process left unsealed, run by a real Celery worker
 (a subprocess on the real Redis, pointed at this test database)."""
 
-import os
 import subprocess
 import sys
 import uuid
@@ -9,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from apps.audit import chain
@@ -17,24 +15,16 @@ from apps.audit.models import Event
 from apps.audit.tasks import seal_pending
 from config.celery import app as celery_app
 from tests.factories import make_owner
+from tests.processes import environment_of_this_test
 
 BASE_DIR = Path(settings.BASE_DIR)
-
-
-def _database_url(alias_settings, name):
-    return (f"postgresql://{alias_settings['USER']}@{alias_settings['HOST']}:{alias_settings['PORT']}/{name}")
 
 
 @pytest.fixture
 def celery_worker_process():
     """A real ``celery -A config worker`` on its own queue, against the test databases."""
     queue = f"audit-test-{uuid.uuid4().hex[:10]}"
-    env = dict(
-        os.environ,
-        DATABASE_URL=_database_url(settings.DATABASES["default"], connection.settings_dict["NAME"]),
-        WAREHOUSE_URL=_database_url(settings.DATABASES["warehouse"], settings.DATABASES["warehouse"]["NAME"]),
-        REDIS_URL=settings.REDIS_URL,
-    )
+    env = environment_of_this_test()
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
          "--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel=INFO"],

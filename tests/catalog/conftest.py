@@ -6,7 +6,6 @@ The MariaDB tests live in ``*_mysql.py`` files: without ``MYSQL_URL`` they are n
 at all (see ``tests/catalog/mysql_gate.py``).
 """
 
-import os
 import subprocess
 import sys
 import uuid
@@ -16,9 +15,10 @@ from urllib.parse import unquote, urlparse
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 
 from tests.catalog import mysql_gate
+from tests.processes import environment_of_this_test
 
 # --- the warehouse -------------------------------------------------------------------------------
 
@@ -103,11 +103,6 @@ def scratch_mysql():
 
 # --- a real Celery worker ----------------------------------------------------------------------------
 
-def _database_url(alias_settings, name):
-    password = f":{alias_settings['PASSWORD']}" if alias_settings.get("PASSWORD") else ""
-    return f"postgresql://{alias_settings['USER']}{password}@{alias_settings['HOST']}:{alias_settings['PORT']}/{name}"
-
-
 def _route_harvests_to(celery_app, queue: str | None) -> None:
     """Send ``apps.catalog.tasks.harvest`` to ``queue`` (None: back to the configured routes)."""
     routes = dict(celery_app.conf.task_routes or {})
@@ -128,13 +123,7 @@ def celery_worker_process():
     from config.celery import app as celery_app
 
     queue = f"catalog-test-{uuid.uuid4().hex[:10]}"
-    env = dict(
-        os.environ,
-        DATABASE_URL=_database_url(settings.DATABASES["default"], connection.settings_dict["NAME"]),
-        WAREHOUSE_URL=_database_url(settings.DATABASES["warehouse"], settings.DATABASES["warehouse"]["NAME"]),
-        REDIS_URL=settings.REDIS_URL,
-        WARDEN_MASTER_KEY=settings.WARDEN_MASTER_KEY,
-    )
+    env = environment_of_this_test()
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
          "--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel=INFO"],

@@ -1,14 +1,12 @@
 """Snapshots in the running portal are never stale: a change committed by another process is
 seen by the next decision here, and an unchanged project reuses its compiled snapshot."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from apps.permissions import runtime
@@ -17,6 +15,7 @@ from apps.permissions.decision import AccessRequest
 from apps.tenancy.services import member_add, security_version_bump
 from tests.factories import make_owner, make_project, make_subaccount
 from tests.permissions.services_world import make_table
+from tests.processes import environment_of_this_test
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -37,17 +36,8 @@ with transaction.atomic():
 """
 
 
-def _database_url(alias_settings, name):
-    return f"postgresql://{alias_settings['USER']}@{alias_settings['HOST']}:{alias_settings['PORT']}/{name}"
-
-
 def _in_another_process(code: str) -> None:
-    env = dict(
-        os.environ,
-        DATABASE_URL=_database_url(settings.DATABASES["default"], connection.settings_dict["NAME"]),
-        WAREHOUSE_URL=_database_url(settings.DATABASES["warehouse"], settings.DATABASES["warehouse"]["NAME"]),
-        REDIS_URL=settings.REDIS_URL,
-    )
+    env = environment_of_this_test()
     result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=BASE_DIR, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
