@@ -8,6 +8,8 @@ changes it made (the summaries of the security versions it recorded), a read ans
 MaxCompute's own output formats. A statement that does not parse, is refused or is invalid
 changes nothing. Every run, whatever its outcome, leaves one ``permissions.statement`` audit
 event beside the events of the services it called; the console's history is those events.
+Higher apps add statements of their own (``hooks.statement_extensions``, such as the masking
+app's row filters); those run, fail and are recorded the same way.
 
 Choices beyond the reference:
 
@@ -48,6 +50,7 @@ from apps.permissions import services
 from apps.permissions.access import CHECK_OTHERS
 from apps.permissions.actions import ObjectType
 from apps.permissions.facts import FLAG_DEFAULTS, time_text
+from apps.permissions.hooks import statement_extension
 from apps.permissions.models import (
     Clearance,
     Grant,
@@ -110,6 +113,10 @@ def statement_run(*, actor, project: Project, text: str, request=None) -> Statem
     it among the projects the actor may see). Changes roll back on any failure; the audit
     event of the run stays."""
     text = text or ""
+    extension = statement_extension(text)
+    if extension is not None:
+        return _guarded(actor, project, text, request, extension.kind(text),
+                        lambda: extension.run(actor=actor, project=project, text=text, request=request))
     try:
         statement = parse(text)
     except StatementError as error:
@@ -131,6 +138,13 @@ def statement_preview(*, actor, project: Project, text: str):
     raises ``StatementFailed`` with its result."""
     from apps.permissions.impact import impact_preview
 
+    extension = statement_extension(text or "")
+    if extension is not None:
+        # The preview compares grants, labels and policies, which an extension's statements do not touch.
+        raise StatementFailed(StatementResult(
+            ok=False, statement_kind=extension.kind(text),
+            error="This statement has no impact preview: it changes no grant, label or policy. Run it instead."))
+
     def change():
         result = statement_run(actor=actor, project=project, text=text)
         if not result.ok:
@@ -142,19 +156,29 @@ def statement_preview(*, actor, project: Project, text: str):
 def _execute(actor, project: Project, statement: ast.Statement, text: str, request) -> StatementResult:
     run = _Run(actor=actor, project=project, request=request, capabilities=project_capabilities(actor, project))
     last_version = SecurityVersion.objects.filter(project=project).order_by("-pk").values_list("pk", flat=True).first()
+
+    def handle() -> str:
+        output = _HANDLERS[type(statement)](run, statement)
+        return output if statement.reads_only else _confirmation(project, last_version, output)
+
+    return _guarded(actor, project, text, request, statement.kind, handle)
+
+
+def _guarded(actor, project: Project, text: str, request, kind: str, handle: Callable[[], str]) -> StatementResult:
+    """Runs ``handle`` in a transaction that any failure rolls back, and records the run."""
     try:
         with transaction.atomic():
-            output = _HANDLERS[type(statement)](run, statement)
-            if not statement.reads_only:
-                output = _confirmation(project, last_version, output)
-            result = StatementResult(ok=True, output=output, statement_kind=statement.kind)
+            result = StatementResult(ok=True, output=handle(), statement_kind=kind)
             _record(actor, project, text, result, request)
             return result
+    except StatementError as error:
+        # Extensions parse their own statements as they run them.
+        result = StatementResult(ok=False, error=error.message, position=error.position, statement_kind=kind)
     except PermissionDenied as error:
         result = StatementResult(ok=False, error=str(error) or "You may not run this statement here.",
-                                 statement_kind=statement.kind, refused=True)
+                                 statement_kind=kind, refused=True)
     except ValidationError as error:
-        result = StatementResult(ok=False, error=readable(error), statement_kind=statement.kind)
+        result = StatementResult(ok=False, error=readable(error), statement_kind=kind)
     # Recorded after the rollback: the attempt stays in the log, its changes do not.
     _record(actor, project, text, result, request)
     return result
@@ -220,6 +244,12 @@ def _user(run: _Run, principal: str):
         raise ValidationError(f"Unknown user {principal}: name an account of tenant {tenant.name} "
                               f"(RAM${tenant.name}:<user> or just <user>) or a primary account (ALIYUN$<account>).")
     return user
+
+
+def statement_user(project: Project, principal: str):
+    """The account ``principal`` names in a statement run in ``project`` (for extensions,
+    which name users as the console's own statements do); ValidationError if none."""
+    return _user(_Run(actor=None, project=project), principal)
 
 
 def _role(run: _Run, name: str) -> Role:

@@ -1,13 +1,32 @@
 """What the permissions app hooks into lower apps: when the catalog drops objects, as in
 MaxCompute, every ACL grant and label grant on them goes (a new table of the same name starts
 with none; policies stay, they may name objects that do not exist); and the project page's
-member list shows each member's clearance."""
+member list shows each member's clearance.
+
+And the hook higher apps register into, ``statement_extensions``: statements of their own for
+the security console (the masking app's ``CREATE ROW FILTER``). Each is an object with
+
+- ``matches(text) -> bool``: whether the statement is one of its own; the first extension
+  that claims a text runs it, before the console's own parser sees it;
+- ``kind(text) -> str``: the statement's kind for the audit log (``create_row_filter``);
+- ``run(*, actor, project, text, request=None) -> str``: runs it and returns the console's
+  output. It raises ``statements.StatementError`` (with a position) for text that does not
+  parse, ``ValidationError`` for invalid input and ``PermissionDenied`` for a refusal, which
+  the console reports as it does its own; any of them rolls the statement's changes back.
+"""
 
 from django.urls import reverse
 
 from apps import audit
 from apps.permissions.models import Grant, LabelGrant
 from apps.permissions.selectors import clearances_of
+
+statement_extensions: list = []
+
+
+def statement_extension(text: str):
+    """The extension that runs ``text``, or None: the console's own language."""
+    return next((extension for extension in list(statement_extensions) if extension.matches(text)), None)
 
 
 def objects_dropped(*, data_source, tables, columns) -> None:
