@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "apps.tenancy",
     "apps.catalog",
     "apps.permissions",
+    "apps.masking",
+    "apps.gateway",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +178,25 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# --- gateway -----------------------------------------------------------------------------
+
+# The database role warehouse statements run as (created on first use; Warden's own
+# connection user must be allowed to create it or already be a member of it).
+GATEWAY_DB_ROLE = os.environ.get("GATEWAY_DB_ROLE", "warden_gateway")
+GATEWAY_STATEMENT_TIMEOUT_MS = env_int("GATEWAY_STATEMENT_TIMEOUT_MS", 30_000)
+# Rows a query returns: the caller's "limit", at most GATEWAY_MAX_ROWS.
+GATEWAY_DEFAULT_ROWS = env_int("GATEWAY_DEFAULT_ROWS", 1_000)
+GATEWAY_MAX_ROWS = env_int("GATEWAY_MAX_ROWS", 10_000)
+GATEWAY_EXPORT_MAX_ROWS = env_int("GATEWAY_EXPORT_MAX_ROWS", 100_000)
+GATEWAY_MAX_SQL_CHARS = env_int("GATEWAY_MAX_SQL_CHARS", 100_000)
+GATEWAY_UPLOAD_MAX_ROWS = env_int("GATEWAY_UPLOAD_MAX_ROWS", 100_000)
+# Resource isolation: queries running at once, and rows returned per minute, per tenant and
+# per user (0: no limit).
+GATEWAY_TENANT_CONCURRENT_QUERIES = env_int("GATEWAY_TENANT_CONCURRENT_QUERIES", 16)
+GATEWAY_USER_CONCURRENT_QUERIES = env_int("GATEWAY_USER_CONCURRENT_QUERIES", 4)
+GATEWAY_TENANT_ROWS_PER_MINUTE = env_int("GATEWAY_TENANT_ROWS_PER_MINUTE", 5_000_000)
+GATEWAY_USER_ROWS_PER_MINUTE = env_int("GATEWAY_USER_ROWS_PER_MINUTE", 1_000_000)
+
 # --- API ---------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
@@ -230,5 +251,7 @@ LOGGING = {
         # Request logs would carry query strings and headers; keep them at warnings.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # sqlglot warns with the text of statements it cannot fully parse: users' SQL holds data.
+        "sqlglot": {"level": "ERROR"},
     },
 }

@@ -10,6 +10,9 @@ api_v1 = [
     path("", include("apps.catalog.api.urls_search")),
     path("", include("apps.catalog.api.urls_vocabulary")),
     path("", include("apps.permissions.api.urls")),
+    path("", include("apps.masking.api.urls")),
+    path("", include("apps.masking.api.urls_row_filters")),
+    path("", include("apps.gateway.api.urls")),
 ]
 
 urlpatterns = [
@@ -21,5 +24,8 @@ urlpatterns = [
     path("audit/", include("apps.audit.urls")),
     path("catalog/", include("apps.catalog.urls")),
     path("security/", include("apps.permissions.urls")),
+    path("masking/", include("apps.masking.urls")),
+    path("masking/", include("apps.masking.urls_row_filters")),
+    path("query/", include("apps.gateway.urls")),
     path("", include("apps.tenancy.urls")),
 ]

@@ -273,8 +273,10 @@ PG_USER_SCHEMAS = ("n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.
                    "AND n.nspname NOT LIKE 'pg\\_temp\\_%%'")
 
 
-def _read_postgresql(cursor, schema: str | None) -> SourceMetadata:
+def _read_postgresql(cursor, schema: str | None, names: frozenset[str] | None = None) -> SourceMetadata:
     where, args = (PG_ONE_SCHEMA, [schema]) if schema is not None else (PG_USER_SCHEMAS, [])
+    if names is not None:
+        where, args = f"{where} AND c.relname = ANY(%s)", [*args, sorted(names)]
     cursor.execute(PG_TABLES_SQL.format(schemas=where), args)
     tables = [
         TableInfo(schema=row[0], name=row[1], kind=TableKind.VIEW if row[2] in ("v", "m") else TableKind.TABLE,
@@ -320,12 +322,14 @@ def _read_mysql(cursor, database: str) -> SourceMetadata:
     return SourceMetadata(tables=tables, columns=columns)
 
 
-def read_metadata(data_source: DataSource) -> SourceMetadata:
+def read_metadata(data_source: DataSource, names: frozenset[str] | None = None) -> SourceMetadata:
     """Every table, view and column the source holds (for the warehouse source, those of its
-    project's schema), in two queries."""
+    project's schema, or only the tables ``names``), in two queries."""
     if data_source.kind == DataSourceKind.WAREHOUSE:
         with connections["warehouse"].cursor() as cursor:
-            return _read_postgresql(cursor, data_source.project.schema_name)
+            return _read_postgresql(cursor, data_source.project.schema_name, names)
+    if names is not None:
+        raise ValueError("Only the warehouse source is read table by table.")
     params = ConnectionParameters.of(data_source)
     with _external_connection(params) as connection:
         with connection.cursor() as cursor:

@@ -108,14 +108,19 @@ def _insert_new_columns(new_columns: list[tuple[Table, connectors.ColumnInfo]], 
 
 
 def apply_metadata(*, data_source: DataSource, metadata: connectors.SourceMetadata,
-                   progress: ProgressReporter | None = None) -> ChangeList:
+                   progress: ProgressReporter | None = None, only_tables: frozenset[str] | None = None,
+                   summary: str = "") -> ChangeList:
     """Compare ``metadata`` with the catalog of ``data_source`` and apply the differences.
-    Call inside a transaction; returns the change list."""
+    With ``only_tables``, ``metadata`` holds just those tables and the rest of the catalog is
+    left alone. Call inside a transaction; returns the change list."""
     now = timezone.now()
     changes = ChangeList()
-    tables = {(t.schema, t.name): t for t in Table.objects.filter(data_source=data_source)}
+    known_tables = Table.objects.filter(data_source=data_source)
+    if only_tables is not None:
+        known_tables = known_tables.filter(name__in=only_tables)
+    tables = {(t.schema, t.name): t for t in known_tables}
     columns_of: dict[int, dict[str, Column]] = defaultdict(dict)
-    for column in Column.objects.filter(table__data_source=data_source):
+    for column in Column.objects.filter(table__in=[table.pk for table in tables.values()]):
         columns_of[column.table_id][column.name] = column
     remote_columns: dict[tuple[str, str], list[connectors.ColumnInfo]] = defaultdict(list)
     for info in metadata.columns:
@@ -175,9 +180,11 @@ def apply_metadata(*, data_source: DataSource, metadata: connectors.SourceMetada
                                ["ordinal", "data_type", "nullable", "comment", "is_dropped", "dropped_at"],
                                batch_size=2000)
     # Everything still live was seen just now (what was added just now says so already).
-    Table.objects.filter(data_source=data_source, is_dropped=False).exclude(last_seen_at=now).update(last_seen_at=now)
-    Column.objects.filter(table__data_source=data_source, is_dropped=False).exclude(last_seen_at=now) \
-        .update(last_seen_at=now)
+    seen_now = Table.objects.filter(data_source=data_source, is_dropped=False)
+    if only_tables is not None:
+        seen_now = seen_now.filter(name__in=only_tables)
+    seen_now.exclude(last_seen_at=now).update(last_seen_at=now)
+    Column.objects.filter(table__in=seen_now, is_dropped=False).exclude(last_seen_at=now).update(last_seen_at=now)
     search.search_documents_refresh(
         tables={t.pk for t in new_tables + changed_tables + dropped_tables}
         | {table.pk for table, _ in new_columns} | {c.table_id for c in changed_columns + dropped_columns})
@@ -187,10 +194,22 @@ def apply_metadata(*, data_source: DataSource, metadata: connectors.SourceMetada
                                                          or dropped_columns):
         # The warehouse's tables are what grants and labels refer to: snapshots of the
         # project's security state must see them appear and go.
-        security_version_bump(data_source.project, summary=f"harvest of {data_source.name}")
+        security_version_bump(data_source.project, summary=summary or f"harvest of {data_source.name}")
     changes.counts["tables_seen"] = total
     changes.counts["columns_seen"] = len(metadata.columns)
     return changes
+
+
+def warehouse_tables_sync(*, project, names: frozenset[str], summary: str) -> ChangeList:
+    """Bring the catalog's entries for the tables ``names`` of ``project``'s warehouse schema
+    in step with the warehouse as the current transaction of the ``warehouse`` connection sees
+    it: the gateway calls this right after its own CREATE or DROP, before either commits, so
+    grants, labels and search see a new table at once."""
+    from apps.catalog.services import warehouse_source_ensure
+
+    data_source = warehouse_source_ensure(project=project)
+    metadata = connectors.read_metadata(data_source, names)
+    return apply_metadata(data_source=data_source, metadata=metadata, only_tables=names, summary=summary)
 
 
 def _compare_columns(table: Table, remote: list[connectors.ColumnInfo], known: dict[str, Column], now,

@@ -146,6 +146,46 @@ def lineage_edge_delete(*, actor, edge: LineageEdge, request=None) -> None:
     edge.delete()
 
 
+def lineage_labels_inherit(*, edges: list[tuple[Column, Column]]) -> list[Column]:
+    """A table the gateway has just made from others (CREATE TABLE AS SELECT) takes, column
+    by column, the highest sensitivity level and a classification of the columns its data came
+    from, so copying data never launders it of its labels. Returns the columns labelled."""
+    sources_of: dict[int, list[Column]] = defaultdict(list)
+    targets: dict[int, Column] = {}
+    for source, target in edges:
+        sources_of[target.pk].append(source)
+        targets[target.pk] = target
+    labelled = []
+    for pk, sources in sources_of.items():
+        levels = [source.sensitivity_level for source in sources if source.sensitivity_level is not None]
+        classified = sorted((source for source in sources if source.classification_id is not None),
+                            key=lambda source: -(source.sensitivity_level or 0))
+        if not levels and not classified:
+            continue
+        target = targets[pk]
+        target.sensitivity_level = max(levels) if levels else None
+        target.classification_id = classified[0].classification_id if classified else None
+        labelled.append(target)
+    Column.objects.bulk_update(labelled, ["sensitivity_level", "classification"])
+    return labelled
+
+
+def lineage_edges_record(*, actor, edges: list[tuple[Column, Column]], description: str = "") -> None:
+    """Column-level edges observed in a write through the gateway (source column, target
+    column), with their table-level edges; edges already known are kept as they are. The
+    gateway has checked the write and audits it as one event, edges included."""
+    rows = []
+    for source, target in edges:
+        rows.append(LineageEdge(source_table_id=source.table_id, target_table_id=target.table_id,
+                                origin=LineageOrigin.GATEWAY, description=description[:300], created_by=actor))
+        rows.append(LineageEdge(source_table_id=source.table_id, source_column=source, target_table_id=target.table_id,
+                                target_column=target, origin=LineageOrigin.GATEWAY, description=description[:300],
+                                created_by=actor))
+    unique = {(row.source_table_id, row.source_column_id, row.target_table_id, row.target_column_id): row
+              for row in rows}
+    LineageEdge.objects.bulk_create(unique.values(), ignore_conflicts=True)
+
+
 # --- selectors ---------------------------------------------------------------------------
 
 @dataclass

@@ -4,7 +4,8 @@
 change left them, compiles a snapshot of them, and rolls the savepoint back: nothing of the
 change stays, not its rows, its version or its audit events. Then the project's recent
 access decisions, as the audit log recorded them (events whose details hold a
-``"request"``, written by access checks and, later, by the gateway for real queries), are
+``"request"``, written by access checks, or ``"requests"``, written by the gateway for each
+statement it checked; only requests about this project count), are
 decided again against the snapshot of the state now and the snapshot of the changed state;
 the requests whose answer differs are who would gain and who would lose access.
 
@@ -21,6 +22,7 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.models import Event
@@ -114,19 +116,20 @@ def recent_requests(project: Project, *, limit: int = 1000) -> list[dict]:
     """The distinct access requests the audit log recorded in ``project``, newest first."""
     seen: set[str] = set()
     requests: list[dict] = []
-    events = (Event.objects.filter(project=project, details__has_key="request").order_by("-occurred_at", "-id")
-              .values_list("details", flat=True))
+    events = (Event.objects.filter(Q(details__has_key="request") | Q(details__has_key="requests"), project=project)
+              .order_by("-occurred_at", "-id").values_list("details", flat=True))
     for details in events[:limit * EVENTS_READ_PER_REQUEST].iterator(chunk_size=500):
-        request = details.get("request")
-        if not isinstance(request, dict):
-            continue
-        key = fact_key({name: value for name, value in request.items() if name != "time"})
-        if key in seen:
-            continue
-        seen.add(key)
-        requests.append(request)
-        if len(requests) >= limit:
-            break
+        recorded = details.get("requests") if isinstance(details.get("requests"), list) else [details.get("request")]
+        for request in recorded:
+            if not isinstance(request, dict) or request.get("project") != project.name:
+                continue
+            key = fact_key({name: value for name, value in request.items() if name != "time"})
+            if key in seen:
+                continue
+            seen.add(key)
+            requests.append(request)
+            if len(requests) >= limit:
+                return requests
     return requests
 
 
