@@ -1,0 +1,154 @@
+"""The gateway's pages: the query page of a project, and the two panels of a table's page
+(a masked preview of its rows and who read or wrote it lately), which the table page loads
+with htmx so that viewing a table runs no statement."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from sqlglot import exp
+
+from apps.audit.services import request_source_ip
+from apps.catalog import selectors as catalog_selectors
+from apps.catalog.models import DataSourceKind, Table
+from apps.core.web import readable
+from apps.gateway import selectors
+from apps.gateway.limits import LimitExceeded
+from apps.gateway.prepare import Check
+from apps.gateway.services import QueryDenied, QueryFailed, QueryResult, query_run
+from apps.gateway.sql import DIALECT, QueryRefused, StatementKind
+from apps.permissions.access import trace_rows
+from apps.permissions.console import error_pointer
+from apps.tenancy.models import Project
+from apps.tenancy.selectors import project_get
+
+PREVIEW_ROWS = 20
+
+
+def _project_or_404(request, name: str) -> Project:
+    try:
+        return project_get(user=request.user, name=name)
+    except Project.DoesNotExist:
+        raise Http404("No such project.") from None
+
+
+def _table_or_404(request, pk: int) -> Table:
+    try:
+        return catalog_selectors.table_get(user=request.user, pk=pk)
+    except Table.DoesNotExist:
+        raise Http404("No such table.") from None
+
+
+def _access_request_url(check: Check) -> str:
+    """The permissions check page, asking the denied question again, where the reader sees
+    the same trace and can take it to whoever grants access."""
+    access = check.request
+    params = {"principal": access.principal, "action": access.action, "object_type": access.object_type,
+              "object": access.object_name}
+    if access.columns:
+        params["columns"] = ",".join(access.columns)
+    if access.destination_project:
+        params["destination_project"] = access.destination_project
+    return f"{reverse('permissions:check', kwargs={'name': access.project})}?{urlencode(params)}"
+
+
+def _checks(denied: QueryDenied) -> list[dict]:
+    return [{"what": check.what, "allowed": check.decision.allowed, "step": str(check.decision.step),
+             "reason": check.decision.reason, "denied_columns": list(check.decision.denied_columns),
+             "trace": trace_rows(check.decision),
+             "request_url": None if check.decision.allowed else _access_request_url(check)}
+            for check in denied.prepared.checks]
+
+
+def _statement_outcome(request, project: Project, sql: str, limit) -> dict:
+    """Run ``sql`` as the requesting user; what the templates show of any outcome."""
+    try:
+        result = query_run(actor=request.user, project=project, sql=sql, limit=limit,
+                           source_ip=request_source_ip(request), request=request)
+    except QueryRefused as refusal:
+        return {"refused": refusal.message,
+                "pointer": error_pointer(sql, refusal.position) if refusal.position is not None else None}
+    except QueryDenied as denied:
+        return {"checks": _checks(denied)}
+    except (QueryFailed, LimitExceeded) as error:
+        return {"error": str(error)}
+    except ValidationError as error:
+        return {"error": readable(error)}
+    # By position, not name: two output columns may share a name and only one be masked.
+    flags = result.prepared.masked_outputs
+    headers = [{"name": name, "type": type_name, "masked": index < len(flags) and flags[index]}
+               for index, (name, type_name) in enumerate(zip(result.columns, result.column_types, strict=True))]
+    return {"result": result, "headers": headers, "summary": _result_summary(result)}
+
+
+def _result_summary(result: QueryResult) -> str:
+    count = result.row_count
+    rows = f"{count:,} row{'' if count == 1 else 's'}"
+    if result.kind == StatementKind.SELECT:
+        return rows + (" (truncated at the limit)" if result.truncated else "")
+    if result.kind == StatementKind.CREATE_TABLE:
+        return "Table created."
+    if result.kind == StatementKind.DROP_TABLE:
+        return "Table dropped."
+    return f"{rows} written."
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def query_page(request, project_name: str):
+    """One statement at a time, run as the user through the gateway: the rows (masked where
+    the user may not see in clear), or why not. ``?sql=`` fills the editor, so a history entry
+    is a link that reuses its statement. htmx posts swap the outcome and the history only."""
+    project = _project_or_404(request, project_name)
+    outcome = None
+    if request.method == "POST":
+        sql, limit = request.POST.get("sql", ""), request.POST.get("limit", "").strip()
+        outcome = _statement_outcome(request, project, sql, limit)
+    else:
+        sql, limit = request.GET.get("sql", ""), ""
+    context = {"project": project, "sql": sql, "limit": limit, "outcome": outcome,
+               "history": selectors.query_history(user=request.user, project=project),
+               "default_rows": settings.GATEWAY_DEFAULT_ROWS, "max_rows": settings.GATEWAY_MAX_ROWS}
+    if outcome is not None and request.headers.get("HX-Request"):
+        return render(request, "gateway/_query_outcome.html", context | {"history_out_of_band": True})
+    return render(request, "gateway/query.html", context)
+
+
+def _panel(request, table: Table, template: str, context: dict):
+    """The panel alone for htmx, inside a page of its own for a browser without script."""
+    context = context | {"table": table, "project": table.data_source.project, "panel_template": template}
+    if request.headers.get("HX-Request"):
+        return render(request, template, context)
+    return render(request, "gateway/table_panel.html", context)
+
+
+def _preview_sql(table: Table) -> str:
+    name = exp.table_(table.name, db=table.data_source.project.name, quoted=True)
+    return exp.select("*").from_(name).limit(PREVIEW_ROWS).sql(dialect=DIALECT)
+
+
+@login_required
+@require_GET
+def table_preview(request, pk: int):
+    """The table's first rows read through the gateway as the viewer: masked, row-filtered
+    and audited exactly as the viewer's own SELECT would be."""
+    table = _table_or_404(request, pk)
+    governed = table.data_source.kind == DataSourceKind.WAREHOUSE and not table.is_dropped
+    outcome = (_statement_outcome(request, table.data_source.project, _preview_sql(table), PREVIEW_ROWS)
+               if governed else None)
+    return _panel(request, table, "gateway/_table_preview.html", {"outcome": outcome, "governed": governed})
+
+
+@login_required
+@require_GET
+def table_recent_access(request, pk: int):
+    table = _table_or_404(request, pk)
+    return _panel(request, table, "gateway/_table_recent_access.html",
+                  {"accesses": selectors.table_recent_access(user=request.user, table=table)})
