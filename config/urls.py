@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("apps.permissions.api.urls")),
     path("", include("apps.masking.api.urls")),
     path("", include("apps.masking.api.urls_row_filters")),
+    path("", include("apps.masking.api.urls_jobs")),
     path("", include("apps.gateway.api.urls")),
 ]
 
@@ -26,6 +27,7 @@ urlpatterns = [
     path("security/", include("apps.permissions.urls")),
     path("masking/", include("apps.masking.urls")),
     path("masking/", include("apps.masking.urls_row_filters")),
+    path("masking/", include("apps.masking.urls_jobs")),
     path("query/", include("apps.gateway.urls")),
     path("", include("apps.tenancy.urls")),
 ]

@@ -191,9 +191,9 @@ def apply_metadata(*, data_source: DataSource, metadata: connectors.SourceMetada
 
     hooks.objects_dropped(data_source=data_source, tables=dropped_tables, columns=dropped_columns)
     if data_source.kind == DataSourceKind.WAREHOUSE and (new_tables or new_columns or changed_tables or dropped_tables
-                                                         or dropped_columns):
-        # The warehouse's tables are what grants and labels refer to: snapshots of the
-        # project's security state must see them appear and go.
+                                                         or changed_columns or dropped_columns):
+        # The warehouse's tables are what grants and labels refer to, and what the gateway's
+        # plans and masks are made of: they must see them appear, change and go.
         security_version_bump(data_source.project, summary=summary or f"harvest of {data_source.name}")
     changes.counts["tables_seen"] = total
     changes.counts["columns_seen"] = len(metadata.columns)

@@ -363,6 +363,10 @@ def _utf8(text_sql: str) -> str:
 
 
 def _text_sql(value_sql: str, column: _ColumnType) -> str:
+    # text and varchar values are text already: a cast per use would be paid on every row.
+    # (char(n) is cast: the cast drops its padding, as the Python side does.)
+    if column.flavour in ("text", "character varying"):
+        return f"({value_sql})"
     if column.flavour == "timestamp with time zone":
         return f"(CAST({value_sql} AT TIME ZONE 'UTC' AS text) || '+00')"
     return f"CAST({value_sql} AS text)"
