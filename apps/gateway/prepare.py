@@ -95,26 +95,44 @@ class Prepared:
         return [check for check in self.checks if not check.decision.allowed]
 
 
-def known_tables(project: Project, names: set[TableName]) -> dict[TableName, KnownTable]:
+def known_tables(project: Project, names: set[TableName],
+                 snapshots: SnapshotsOfOneDecision | None = None) -> dict[TableName, KnownTable]:
     """The catalog's live warehouse tables among ``names``, in projects of ``project``'s
-    tenant only: another tenant's tables do not exist for the caller."""
+    tenant only: another tenant's tables do not exist for the caller. With ``snapshots``, an
+    answer is reused while the security versions of the projects named stay put (any change
+    to their tables bumps them)."""
     if not names:
         return {}
-    projects = {p.name: p for p in Project.objects.filter(tenant_id=project.tenant_id,
-                                                           name__in={n.project for n in names})}
-    tables = (Table.objects.filter(data_source__kind=DataSourceKind.WAREHOUSE, data_source__project__in=projects.values(),
-                                   name__in={n.name for n in names}, is_dropped=False)
-              .select_related("data_source"))
+    key = (project.tenant_id, frozenset(names))
+    if snapshots is not None:
+        cached = _catalog.get_fresh(key, lambda value: _current(value[0], snapshots))
+        if cached is not None:
+            return cached[1]
+    rows = (Column.objects.filter(table__data_source__kind=DataSourceKind.WAREHOUSE, table__is_dropped=False,
+                                  table__data_source__project__tenant_id=project.tenant_id,
+                                  table__data_source__project__name__in={n.project for n in names},
+                                  table__name__in={n.name for n in names}, is_dropped=False)
+            .order_by("table_id", "ordinal")
+            .values_list("table_id", "table__name", "table__schema", "table__owner_id", "table__data_source_id",
+                         "table__data_source__project_id", "table__data_source__project__name", "name", "data_type"))
     known: dict[TableName, KnownTable] = {}
-    by_pk: dict[int, KnownTable] = {}
-    for table in tables:
-        owner = next(p for p in projects.values() if p.pk == table.data_source.project_id)
-        key = TableName(owner.name, table.name)
-        if key in names:
-            by_pk[table.pk] = known[key] = KnownTable(key, table, owner, {})
-    for table_id, name, data_type in (Column.objects.filter(table_id__in=by_pk, is_dropped=False)
-                                      .order_by("table_id", "ordinal").values_list("table_id", "name", "data_type")):
-        by_pk[table_id].columns[name] = data_type
+    projects: dict[int, Project] = {}
+    for table_id, table, schema, owner_id, source_id, project_id, project_name, column, data_type in rows:
+        key_name = TableName(project_name, table)
+        if key_name not in names:
+            continue
+        entry = known.get(key_name)
+        if entry is None:
+            owner = projects.setdefault(project_id, Project(pk=project_id, name=project_name,
+                                                            tenant_id=project.tenant_id))
+            entry = known[key_name] = KnownTable(key_name, Table(pk=table_id, name=table, schema=schema,
+                                                                 owner_id=owner_id, data_source_id=source_id),
+                                                 owner, {})
+        entry.columns[column] = data_type
+    if snapshots is not None:
+        versions = _versions(snapshots, sorted({n.project for n in names}))
+        if versions is not None and not connection.in_atomic_block:
+            _catalog.put(key, (versions, known))
     return known
 
 
@@ -139,14 +157,25 @@ def _qualified_columns(tree: exp.Expression, schema: MappingSchema) -> exp.Expre
     return tree
 
 
-def _scope_reads(tree: exp.Expression, reads: dict[TableName, set[str]], sources: dict[int, TableName]) -> None:
+def _scope_reads(tree: exp.Expression, reads: dict[TableName, set[str]], sources: dict[int, TableName],
+                 known: dict[TableName, KnownTable]) -> None:
     """Columns read through each scope's physical tables (CTEs and subqueries resolve to the
-    tables under them in their own scopes)."""
+    tables under them in their own scopes). A whole-row reference (``to_jsonb(c)``,
+    ``row_to_json(c.*)``, ``(c).mobile``) reads every column of its table."""
     for scope in traverse_scope(tree):
+        every_source = {**scope.sources, **getattr(scope, "lateral_sources", {})}
         for column in scope.columns:
-            source = scope.sources.get(column.table)
+            source = every_source.get(column.table)
             if isinstance(source, exp.Table) and id(source) in sources:
-                reads.setdefault(sources[id(source)], set()).add(column.name)
+                name = sources[id(source)]
+                if isinstance(column.this, exp.Star):
+                    reads.setdefault(name, set()).update(known[name].columns)
+                else:
+                    reads.setdefault(name, set()).add(column.name)
+        for node in scope.expression.find_all(exp.TableColumn):
+            source = every_source.get(node.name)
+            if isinstance(source, exp.Table) and id(source) in sources:
+                reads.setdefault(sources[id(source)], set()).update(known[sources[id(source)]].columns)
         for alias, source in scope.sources.items():
             if isinstance(source, exp.Table) and id(source) in sources:
                 reads.setdefault(sources[id(source)], set())
@@ -163,10 +192,16 @@ def _target_column_reads(tree: exp.Expression, target: exp.Table, columns: dict[
     for part in parts:
         if part is None:
             continue
+        if any(True for _ in part.find_all(exp.TableColumn)):
+            raise QueryRefused("A whole-row reference to the table being written is not allowed; name its columns.")
         for column in part.find_all(exp.Column):
-            if column.name not in columns:
-                continue
             enclosing = column.find_ancestor(exp.Select)
+            if column.name not in columns:
+                whole_row = isinstance(column.this, exp.Star) or (not column.table and column.name in names)
+                if whole_row and enclosing is None:
+                    raise QueryRefused("A whole-row reference to the table being written is not allowed; "
+                                       "name its columns.")
+                continue
             if not column.table and enclosing is None:
                 found.append(column)
             elif column.table in names and (enclosing is None or not _defines_alias(enclosing, column.table)):
@@ -195,7 +230,8 @@ class _Splicer:
         self.pieces: dict[str, str] = {}
 
     def marker(self, text: str) -> str:
-        key = f"warden_{self._nonce}_{len(self.pieces)}"
+        # The closing letter keeps marker 1 from being a prefix of marker 10.
+        key = f"warden_{self._nonce}_{len(self.pieces)}_x"
         self.pieces[key] = text
         return key
 
@@ -296,6 +332,7 @@ class _Cache(OrderedDict):
 
 _plans = _Cache(512)
 _reader_views = _Cache(2048)
+_catalog = _Cache(2048)
 REWRITES_PER_PLAN = 16
 
 
@@ -321,7 +358,7 @@ def _plan_make(project: Project, sql: str, snapshots: SnapshotsOfOneDecision) ->
     target = table_name(target_node) if target_node is not None else None
     nodes = [node for node in physical_tables(tree) if node is not target_node]
     wanted = {table_name(node) for node in nodes} | ({target} if target else set())
-    known = known_tables(project, wanted)
+    known = known_tables(project, wanted, snapshots)
     for node in nodes:
         if table_name(node) not in known:
             raise _unknown(sql, node, table_name(node))
@@ -341,7 +378,7 @@ def _plan_make(project: Project, sql: str, snapshots: SnapshotsOfOneDecision) ->
     target_node = write_target(tree, kind)
     sources = [(node, table_name(node)) for node in physical_tables(tree) if node is not target_node]
     reads: dict[TableName, set[str]] = {}
-    _scope_reads(tree, reads, {id(node): name for node, name in sources})
+    _scope_reads(tree, reads, {id(node): name for node, name in sources}, known)
     target_reads: list[exp.Column] = []
     if kind in (StatementKind.UPDATE, StatementKind.DELETE):
         target_reads = _target_column_reads(tree, target_node, target_known.columns)
@@ -379,11 +416,15 @@ class _ReaderView:
 def _reader_view(actor, plan: _Plan, snapshots: SnapshotsOfOneDecision, now) -> _ReaderView:
     """What ``actor`` sees of the tables ``plan`` reads: masks and row filters. Kept while the
     tables' projects' security versions stay put and no unmask grant it counted has expired."""
-    tables = [plan.known[name].table for name in plan.reads]
+    names = list(plan.reads)
+    if plan.kind in (StatementKind.UPDATE, StatementKind.DELETE) and plan.target not in plan.reads:
+        # The rows an UPDATE or DELETE may touch are those the writer's filters let through.
+        names.append(plan.target)
+    tables = [plan.known[name].table for name in names]
     if not tables:
         return _ReaderView({}, {}, {}, None)
     key = (actor.pk, tuple(sorted(table.pk for table in tables)))
-    projects = sorted({name.project for name in plan.reads})
+    projects = sorted({name.project for name in names})
     view = _reader_views.get_fresh(key, lambda cached: (cached.until is None or now < cached.until)
                                    and _current(cached.versions, snapshots))
     if view is None:
@@ -426,6 +467,9 @@ def _rewritten(plan: _Plan, view: _ReaderView, tenant_id: int) -> _Rewrite:
             masked.extend(f"{name}.{column}" for column in sorted(plan.reads[name]) if column.lower() in table_masks)
             if table.table.pk in view.filters:
                 row_filtered.append(str(name))
+        if plan.target in plan.known and plan.target not in plan.reads and \
+                plan.known[plan.target].table.pk in view.filters:
+            row_filtered.append(str(plan.target))
         outputs = []
         if plan.kind == StatementKind.SELECT and masked:
             outputs = masked_outputs(plan.tree, {tuple(name.split(".", 2)) for name in masked})
@@ -442,7 +486,7 @@ def _rewritten(plan: _Plan, view: _ReaderView, tenant_id: int) -> _Rewrite:
             if alias is not None:
                 replacement.set("alias", alias)
             changes.replace(node, replacement)
-        target = plan.known.get(plan.target) if plan.target else None
+        target = plan.known.get(plan.target) if plan.kind in (StatementKind.UPDATE, StatementKind.DELETE) else None
         if target is not None:
             _rewrite_target_reads(target, plan.target_reads, view.masks.get(target.table.pk, {}),
                                   view.filters.get(target.table.pk), plan.tree, splicer, secret, changes)
@@ -485,6 +529,13 @@ def statement_prepare(*, actor, project: Project, sql: str, now, source_ip: str 
     denials are in the result's ``checks`` (the caller decides what to answer). ``download``:
     the result leaves Warden as a file, which takes a SELECT and Download on every table read."""
     snapshots = snapshots or SnapshotsOfOneDecision()
+    try:
+        return _prepared(actor, project, sql, now, source_ip, snapshots, download)
+    except RecursionError:
+        raise QueryRefused("The statement is nested too deeply.") from None
+
+
+def _prepared(actor, project: Project, sql: str, now, source_ip, snapshots, download: bool) -> Prepared:
     plan = _plan_of(project, sql, snapshots)
     if download and plan.kind != StatementKind.SELECT:
         raise QueryRefused("Only a SELECT's result can be downloaded.", 0)
@@ -508,22 +559,47 @@ def statement_prepare(*, actor, project: Project, sql: str, now, source_ip: str 
 
 def masked_outputs(tree: exp.Expression, masked: set[tuple[str, str, str]]) -> list[bool]:
     """Which output columns of a qualified SELECT carry a masked column's value (``masked``:
-    (project, table, column)), through CTEs, subqueries and set operations."""
+    (project, table, column)), through CTEs, subqueries, LATERAL, scalar subqueries, whole-row
+    references and set operations."""
     root = build_scope(tree)
     if root is None or not masked:
         return []
+    masked_tables = {(project, table) for project, table, _ in masked}
+    scope_of = {id(scope.expression): scope for scope in root.traverse()}
 
     def expression_masked(scope: Scope, expression: exp.Expression) -> bool:
-        for column in expression.find_all(exp.Column):
-            source = scope.sources.get(column.table)
-            if isinstance(source, exp.Table):
-                if (source.db, source.name, column.name) in masked:
+        # Outer scopes too: a LATERAL subquery or a correlated one reads its outer tables.
+        sources = {}
+        outer = scope
+        while outer is not None:
+            sources = {**outer.sources, **getattr(outer, "lateral_sources", {}), **sources}
+            outer = outer.parent
+
+        for node in expression.walk():
+            if isinstance(node, (exp.Select, exp.SetOperation)) and node is not expression:
+                inner = scope_of.get(id(node))
+                if inner is not None and any(positions(inner)):
                     return True
-            elif isinstance(source, Scope) and output_masked(source, column.name):
-                return True
+            elif isinstance(node, exp.TableColumn) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
+                source = sources.get(node.name if isinstance(node, exp.TableColumn) else node.table)
+                if isinstance(source, exp.Table) and (source.db, source.name) in masked_tables:
+                    return True
+                if isinstance(source, Scope) and any(positions(source)):
+                    return True
+            elif isinstance(node, exp.Column):
+                source = sources.get(node.table)
+                if isinstance(source, exp.Table):
+                    if (source.db, source.name, node.name) in masked:
+                        return True
+                elif isinstance(source, Scope) and output_masked(source, node.name):
+                    return True
         return False
 
     def output_masked(scope: Scope, name: str) -> bool:
+        if not isinstance(scope.expression, (exp.Select, exp.SetOperation)):
+            # LATERAL (...) AS x: its scope wraps the subquery's own.
+            inner = scope.expression.find(exp.Select)
+            scope = scope_of.get(id(inner), scope) if inner is not None else scope
         for branch in scope.set_operation_scopes or [scope]:
             if branch.set_operation_scopes:
                 if output_masked(branch, name):

@@ -120,7 +120,8 @@ def _record(actor, project: Project, *, sql: str, text: str, request, channel, d
             action: str = "gateway.query"):
     """``sql`` is the statement as the gateway understood it (names qualified, no comments);
     ``text`` as the caller wrote it."""
-    details = {"sql": sql[:20_000], "text": text[:20_000], **details}
+    # PostgreSQL's JSON cannot hold NUL, which a refused statement may contain.
+    details = {"sql": sql[:20_000].replace("\x00", "\\0"), "text": text[:20_000].replace("\x00", "\\0"), **details}
     return audit.record(actor, action, project, project=project, request=request, decision=decision,
                         details=details, channel=channel)
 
@@ -180,10 +181,13 @@ def _select(prepared: Prepared, limit: int) -> tuple[list[str], list[str], list[
     names = [column.name for column in description]
     types = [_type_name(connection, column.type_code) for column in description]
     truncated = len(rows) > limit
-    rows = [list(row) for row in rows[:limit]]
-    for index, type_name in enumerate(types):
-        if type_name not in JSON_READY_TYPES:
-            for row in rows:
+    if truncated:
+        del rows[limit:]
+    rows = list(map(list, rows))
+    converted = [index for index, type_name in enumerate(types) if type_name not in JSON_READY_TYPES]
+    if converted:
+        for row in rows:
+            for index in converted:
                 row[index] = _json_value(row[index])
     return names, types, rows, truncated
 

@@ -202,6 +202,9 @@ def _refuse_constructs(tree: exp.Expression, sql: str) -> None:
         if node is not tree and isinstance(node, _WRITES):
             raise QueryRefused("A statement may write only at its top level (no INSERT, UPDATE, DELETE or DDL "
                                "inside WITH or a subquery).", node_position(sql, node))
+        if isinstance(node, exp.Values) and any(True for _ in node.find_all(exp.Select)):
+            raise QueryRefused("A subquery inside VALUES is not allowed; use INSERT ... SELECT or SELECT.",
+                               node_position(sql, node))
         if isinstance(node, exp.Table) and node.args.get("catalog"):
             raise QueryRefused(f"Name tables as project.table; {node.sql(DIALECT)} names a database too.",
                                node_position(sql, node))
@@ -233,8 +236,14 @@ def write_target(tree: exp.Expression, kind: StatementKind) -> exp.Table | None:
 def tables_qualified(tree: exp.Expression, *, project: str) -> exp.Expression:
     """``tree`` with identifiers folded as PostgreSQL folds them and every table that is not a
     common table expression named ``project.table`` (unqualified names get ``project``)."""
-    tree = normalize_identifiers(tree, dialect=DIALECT)
-    return qualify_tables(tree, db=project, dialect=DIALECT)
+    tree = qualify_tables(normalize_identifiers(tree, dialect=DIALECT), db=project, dialect=DIALECT)
+    # A name qualify_tables left alone must be a CTE's; anything else (a table in a corner it
+    # does not reach) would escape the rewrite, so it is refused.
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    for node in tree.find_all(exp.Table):
+        if node.args.get("db") is None and isinstance(node.this, exp.Identifier) and node.name not in ctes:
+            raise QueryRefused(f"Cannot tell which table {node.name} is here; name it as project.table.")
+    return tree
 
 
 def physical_tables(tree: exp.Expression) -> list[exp.Table]:
