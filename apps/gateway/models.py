@@ -39,7 +39,9 @@ class Export(models.Model):
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
     project = models.ForeignKey("tenancy.Project", on_delete=models.CASCADE, related_name="exports")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="exports")
-    event = models.ForeignKey("audit.Event", null=True, on_delete=models.SET_NULL, related_name="+")
+    # The export's audit event, by id: no foreign key, whose cascade would have the database
+    # act on the append-only log.
+    event_id = models.BigIntegerField(null=True)
     sql = models.TextField()
     format = models.CharField(max_length=8, choices=ExportFormat.choices)
     columns = models.JSONField(default=list)

@@ -11,7 +11,7 @@ from django.db.models import Q
 from apps.audit.models import Decision as AuditDecision
 from apps.audit.models import Event
 from apps.audit.selectors import event_list
-from apps.catalog.models import Table
+from apps.catalog.models import DataSourceKind, Table
 from apps.tenancy.models import Project
 from apps.tenancy.roles import Capability
 from apps.tenancy.selectors import is_tenant_admin, project_capabilities
@@ -88,3 +88,10 @@ def table_recent_access(*, user, table: Table, limit: int = RECENT_ACCESS_SIZE) 
                                         if name.startswith(prefix)],
                         sql=event.details.get("sql", ""))
             for event in events]
+
+
+def writable_table_names(*, project: Project) -> list[str]:
+    """The live warehouse tables of ``project``, by name, for the upload form (whether the
+    user may write one is the gateway's decision when they try)."""
+    return list(Table.objects.filter(data_source__project=project, data_source__kind=DataSourceKind.WAREHOUSE,
+                                     is_dropped=False).order_by("name").values_list("name", flat=True))

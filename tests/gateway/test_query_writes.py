@@ -98,3 +98,17 @@ def test_a_failing_write_changes_nothing_in_the_warehouse_or_the_catalog():
     assert _table(shop.project, "broken") is None
     with pytest.raises(QueryRefused, match="no table"):
         run(shop.owner, shop.project, "select * from broken")
+
+
+def test_no_write_down_stops_labelled_data_flowing_into_a_lower_table():
+    shop = make_shop()
+    console(shop.owner, shop.project, "set LabelSecurity=true", "set NoWriteDown=true",
+            "set label 3 to table customers(salary)", f"set label 3 to user {shop.reader.principal_name}",
+            f"grant update on table orders to user {shop.reader.principal_name}")
+    with pytest.raises(QueryDenied) as denied:
+        run(shop.reader, shop.project, "insert into orders select id, id, salary from customers")
+    check = denied.value.prepared.denied[0]
+    assert check.request.action == "Update" and check.request.read_level == 3
+    assert str(check.decision.step) == "label_security"
+    # Data read at a lower level may go there.
+    assert run(shop.reader, shop.project, "insert into orders select id + 100, id, 1 from customers").rows_written == 4
