@@ -1,11 +1,6 @@
 """The beat task that seals what a dead process left unsealed, run by a real Celery worker
 (a subprocess on the real Redis, pointed at this test database)."""
 
-import subprocess
-import sys
-import uuid
-from pathlib import Path
-
 import pytest
 from django.conf import settings
 from django.utils import timezone
@@ -15,31 +10,14 @@ from apps.audit.models import Event
 from apps.audit.tasks import seal_pending
 from config.celery import app as celery_app
 from tests.factories import make_owner
-from tests.processes import environment_of_this_test
-
-BASE_DIR = Path(settings.BASE_DIR)
+from tests.processes import celery_worker
 
 
 @pytest.fixture
 def celery_worker_process():
-    """A real ``celery -A config worker`` on its own queue, against the test databases."""
-    queue = f"audit-test-{uuid.uuid4().hex[:10]}"
-    env = environment_of_this_test()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
-         "--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel=INFO"],
-        cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
+    """A real Celery worker on its own queue, against the test databases: yields the queue."""
+    with celery_worker() as (_worker, queue):
         yield queue
-    finally:
-        worker.terminate()
-        try:
-            output, _ = worker.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output, _ = worker.communicate()
-        print(output)
 
 
 def _orphaned_event(owner, action):

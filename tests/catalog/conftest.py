@@ -6,10 +6,7 @@ The MariaDB tests live in ``*_mysql.py`` files: without ``MYSQL_URL`` they are n
 at all (see ``tests/catalog/mysql_gate.py``).
 """
 
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import psycopg
@@ -18,7 +15,7 @@ from django.conf import settings
 from django.db import connections
 
 from tests.catalog import mysql_gate
-from tests.processes import environment_of_this_test
+from tests.processes import celery_worker
 
 # --- the warehouse -------------------------------------------------------------------------------
 
@@ -103,41 +100,9 @@ def scratch_mysql():
 
 # --- a real Celery worker ----------------------------------------------------------------------------
 
-def _route_harvests_to(celery_app, queue: str | None) -> None:
-    """Send ``apps.catalog.tasks.harvest`` to ``queue`` (None: back to the configured routes)."""
-    routes = dict(celery_app.conf.task_routes or {})
-    if queue is None:
-        routes.pop("apps.catalog.tasks.harvest", None)
-    else:
-        routes["apps.catalog.tasks.harvest"] = {"queue": queue}
-    celery_app.conf.task_routes = routes
-    celery_app.amqp.flush_routes()
-    celery_app.amqp.__dict__.pop("router", None)  # a cached property, rebuilt from the new routes
-
-
 @pytest.fixture
 def celery_worker_process():
-    """A real ``celery -A config worker`` against this test's databases and Redis, on a
-    queue of its own: while the fixture lasts, the harvest task that ``harvest_start``
-    sends on commit goes there, so no other test's worker can take it (nor this one theirs)."""
-    from config.celery import app as celery_app
-
-    queue = f"catalog-test-{uuid.uuid4().hex[:10]}"
-    env = environment_of_this_test()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
-         "--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel=INFO"],
-        cwd=Path(settings.BASE_DIR), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    _route_harvests_to(celery_app, queue)
-    try:
+    """A real Celery worker on this test's databases; the harvest task that ``harvest_start``
+    sends on commit goes to it while the fixture lasts."""
+    with celery_worker(routed_tasks=("apps.catalog.tasks.harvest",)) as (worker, _queue):
         yield worker
-    finally:
-        _route_harvests_to(celery_app, None)
-        worker.terminate()
-        try:
-            output, _ = worker.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output, _ = worker.communicate()
-        print(output)

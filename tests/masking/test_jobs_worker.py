@@ -2,14 +2,9 @@
 the real Redis, pointed at this test's databases), in a warehouse transaction of its own, and
 ends with the masked copy in the target project and in the catalog."""
 
-import subprocess
-import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connections
 
 from apps.masking import jobs
@@ -17,47 +12,17 @@ from apps.masking.models import MaskingJobStatus
 from apps.permissions.selectors import warehouse_tables
 from tests.factories import make_project
 from tests.gateway.world import make_shop
-from tests.processes import environment_of_this_test
+from tests.processes import celery_worker
 
 TASK = "apps.masking.tasks.masking_job_run"
 
 
-def _route_jobs_to(celery_app, queue: str | None) -> None:
-    routes = dict(celery_app.conf.task_routes or {})
-    if queue is None:
-        routes.pop(TASK, None)
-    else:
-        routes[TASK] = {"queue": queue}
-    celery_app.conf.task_routes = routes
-    celery_app.amqp.flush_routes()
-    celery_app.amqp.__dict__.pop("router", None)  # a cached property, rebuilt from the new routes
-
-
 @pytest.fixture
 def celery_worker_process():
-    """A real ``celery -A config worker`` on a queue of its own, which the masking task goes
-    to while the fixture lasts, so no other test's worker takes it."""
-    from config.celery import app as celery_app
-
-    queue = f"masking-test-{uuid.uuid4().hex[:10]}"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
-         "--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel=INFO"],
-        cwd=Path(settings.BASE_DIR), env=environment_of_this_test(), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )
-    _route_jobs_to(celery_app, queue)
-    try:
+    """A real Celery worker on this test's databases; the masking task goes to it while the
+    fixture lasts."""
+    with celery_worker(routed_tasks=(TASK,)) as (worker, _queue):
         yield worker
-    finally:
-        _route_jobs_to(celery_app, None)
-        worker.terminate()
-        try:
-            output, _ = worker.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output, _ = worker.communicate()
-        print(output)
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True, databases=["default", "warehouse"])
