@@ -135,9 +135,30 @@ def statement_parse(sql: str) -> exp.Expression:
     if len(trees) > 1:
         raise QueryRefused(f"Run one statement at a time; this text holds {len(trees)}.", _second_statement_at(sql))
     tree = trees[0]
+    _refuse_deep_nesting(tree)
     if isinstance(tree, exp.Command):
         raise QueryRefused(f"{_first_word(sql)} statements are not allowed.", 0)
     return tree
+
+
+MAX_NESTED_QUERIES = 64
+MAX_QUERIES = 1_000
+
+
+def _refuse_deep_nesting(tree: exp.Expression) -> None:
+    """Scope analysis costs about the square of how deeply queries nest; a few thousand levels
+    would hold a process for minutes before any timeout applies. Measured without recursion."""
+    stack = [(tree, 0)]
+    queries = 0
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (exp.Select, exp.SetOperation)):
+            depth += 1
+            queries += 1
+            if depth > MAX_NESTED_QUERIES or queries > MAX_QUERIES:
+                raise QueryRefused(f"The statement is nested too deeply (more than {MAX_NESTED_QUERIES} queries "
+                                   f"within each other, or more than {MAX_QUERIES:,} in all).")
+        stack.extend((child, depth) for child in node.iter_expressions())
 
 
 def _create_kind(tree: exp.Create, sql: str) -> StatementKind:
