@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 
 from django.contrib.auth import get_user_model
 from django.db import connections, transaction
+from django.utils import timezone
 from faker import Faker
 
 from apps import audit
@@ -27,6 +28,8 @@ from apps.audit.models import Channel
 from apps.catalog import services as catalog_services
 from apps.catalog.harvest import harvest_run_execute
 from apps.catalog.models import DataSourceKind, Table
+from apps.masking import services as masking_services
+from apps.masking.models import MaskingRule
 from apps.permissions.console import statement_run
 from apps.permissions.selectors import project_security
 from apps.tenancy import services as tenancy_services
@@ -445,6 +448,43 @@ def seed_security(report: SeedReport, owner: User, projects: dict[str, Project])
     report.changes.append("wonderland's labels, clearances, grants and protection")
 
 
+# wonderland's masking: (table, column, algorithm, parameters).
+MASKED_COLUMNS = (
+    ("customers", "mobile", "mobile_phone", {}),
+    ("customers", "email", "email", {}),
+    ("customers", "national_id", "national_id", {}),
+    ("customers", "bank_card", "bank_card", {}),
+    ("customers", "address", "address", {}),
+    ("employees", "mobile", "mobile_phone", {}),
+    ("employees", "salary", "bucket", {"width": "1000"}),
+)
+MASKING_STATEMENTS = (
+    "CREATE ROW FILTER recent_orders ON TABLE orders TO ROLE analyst WHERE order_date >= DATE '2025-01-01'",
+)
+
+
+def seed_masking(report: SeedReport, owner: User, projects: dict[str, Project]) -> None:
+    """Mask wonderland's personal columns for every reader, show bob its customers' emails
+    in clear for 30 days, and let the analysts see this year's orders only."""
+    wonderland = projects["wonderland"]
+    if MaskingRule.objects.filter(project=wonderland).exists():
+        return
+    tables = {table.name: table for table in Table.objects.filter(data_source__project=wonderland, is_dropped=False)}
+    for table_name, column_name, algorithm, params in MASKED_COLUMNS:
+        masking_services.masking_rule_create(
+            actor=owner, project=wonderland, column=tables[table_name].columns.get(name=column_name),
+            name=f"{table_name}.{column_name}", algorithm=algorithm, params=params)
+    masking_services.unmask_grant_create(
+        actor=owner, project=wonderland, table=tables["customers"], columns=["email"],
+        user=User.objects.get(username="bob", tenant=owner.tenant),
+        expires_at=timezone.now() + datetime.timedelta(days=30), reason="Demo: customer support follow-up")
+    for statement in MASKING_STATEMENTS:
+        result = statement_run(actor=owner, project=wonderland, text=statement)
+        if not result.ok:
+            raise DemoSeedError(f"wonderland: {statement}: {result.error}")
+    report.changes.append("wonderland's masking rules, an unmask grant and a row filter")
+
+
 def seed(*, rows: int = DEFAULT_ROWS) -> SeedReport:
     """Make (or find) the whole demo; the report says what this run changed."""
     if rows < 1:
@@ -458,4 +498,6 @@ def seed(*, rows: int = DEFAULT_ROWS) -> SeedReport:
     seed_catalog(report, users[OWNER.username], projects)
     with transaction.atomic():
         seed_security(report, users[OWNER.username], projects)
+    with transaction.atomic():
+        seed_masking(report, users[OWNER.username], projects)
     return report

@@ -248,3 +248,22 @@ def test_the_demo_harvests_its_tables_and_secures_wonderland_and_the_engine_foll
     assert select("carol", "customers", ("id",)).step == "default"
     leaving = select("bob", "customers", ("id",), destination_project="secretgarden")
     assert (leaving.allowed, leaving.step) == (False, "project_protection")
+
+
+def test_the_demo_masks_wonderland_for_its_readers_through_the_gateway():
+    from apps.gateway.services import query_run
+
+    seed_demo()
+    wonderland = Project.objects.get(name="wonderland")
+    bob, carol = User.objects.get(username="bob"), User.objects.get(username="carol")
+    result = query_run(actor=bob, project=wonderland, sql="select mobile, email from customers order by id limit 1")
+    [(mobile, email)] = result.rows
+    clear_mobile, clear_email = warehouse_rows("select mobile, email from wonderland.customers order by id limit 1")[0]
+    assert mobile != clear_mobile and mobile[:3] == clear_mobile[:3] and mobile[-4:] == clear_mobile[-4:]
+    assert email == clear_email  # bob's unmask grant
+    assert result.masked_columns == ["mobile"]
+    earliest = "select min(order_date)::text from orders"
+    orders = query_run(actor=carol, project=wonderland, sql=earliest)
+    assert orders.rows[0][0] >= "2025-01-01" and orders.prepared.row_filtered == ["wonderland.orders"]
+    alice = User.objects.get(username="alice")
+    assert query_run(actor=alice, project=wonderland, sql=earliest).rows[0][0] < "2025-01-01"
