@@ -236,8 +236,11 @@ class _Splicer:
         return key
 
     def generate(self, tree: exp.Expression) -> str:
-        sql = tree.sql(dialect=DIALECT, comments=False)
-        for key, text in self.pieces.items():
+        return self.filled(tree.sql(dialect=DIALECT, comments=False), self.pieces)
+
+    @staticmethod
+    def filled(sql: str, pieces: dict[str, str]) -> str:
+        for key, text in pieces.items():
             quoted = f'"{key}"'
             if quoted in sql:
                 sql = sql.replace(quoted, text)
@@ -288,7 +291,6 @@ class _Plan:
 
     kind: StatementKind
     tree: exp.Expression
-    normalised: str
     target: TableName | None
     target_node: exp.Table | None
     known: dict[TableName, KnownTable]
@@ -298,6 +300,8 @@ class _Plan:
     target_reads: list[exp.Column]
     sources: list[tuple[exp.Table, TableName]]
     versions: dict[str, int]
+    # The statement as qualified, for the audit log; made by the first rewrite or on demand.
+    normalised: str | None = None
     lineage: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rewrites: OrderedDict = field(default_factory=OrderedDict)
@@ -385,14 +389,20 @@ def _plan_make(project: Project, sql: str, snapshots: SnapshotsOfOneDecision) ->
         if target_reads:
             reads.setdefault(target, set()).update(column.name for column in target_reads)
     writes, target_columns = _writes(tree, kind, target, target_known)
-    normalised = tree.sql(dialect=DIALECT, comments=False)
     touched = {project.name} | {name.project for name in known} | ({target.project} if target else set())
-    plan = _Plan(kind=kind, tree=tree, normalised=normalised, target=target, target_node=target_node, known=known,
+    plan = _Plan(kind=kind, tree=tree, target=target, target_node=target_node, known=known,
                  reads=reads, writes=writes, target_columns=target_columns, target_reads=target_reads,
                  sources=sources, versions=_versions(snapshots, sorted(touched)) or {})
     if kind in (StatementKind.CREATE_TABLE_AS, StatementKind.INSERT):
-        plan.lineage = _lineage(statement_parse(normalised), kind, target, target_columns, known)
+        plan.lineage = _lineage(statement_parse(_normalised(plan)), kind, target, target_columns, known)
     return plan
+
+
+def _normalised(plan: _Plan) -> str:
+    with plan.lock:
+        if plan.normalised is None:
+            plan.normalised = plan.tree.sql(dialect=DIALECT, comments=False)
+        return plan.normalised
 
 
 def _plan_of(project: Project, sql: str, snapshots: SnapshotsOfOneDecision) -> _Plan:
@@ -474,14 +484,20 @@ def _rewritten(plan: _Plan, view: _ReaderView, tenant_id: int) -> _Rewrite:
         if plan.kind == StatementKind.SELECT and masked:
             outputs = masked_outputs(plan.tree, {tuple(name.split(".", 2)) for name in masked})
         secret = masking_key_secret(tenant=tenant_id) if masked else b""
+        if plan.normalised is None and plan.kind in (StatementKind.UPDATE, StatementKind.DELETE):
+            # Its rewrite changes more than tables (masked reads, the filtered WHERE): the
+            # qualified text is made before, on its own.
+            plan.normalised = plan.tree.sql(dialect=DIALECT, comments=False)
         splicer = _Splicer()
         changes = _Changes()
+        originals = {}
         for node, name in plan.sources:
             table = plan.known[name]
             used = [column for column in table.columns if column in plan.reads.get(name, ())]
-            replacement = exp.Table(this=exp.to_identifier(splicer.marker(
-                _source_sql(table, used, view.masks.get(table.table.pk, {}), view.filters.get(table.table.pk),
-                            secret))))
+            key = splicer.marker(_source_sql(table, used, view.masks.get(table.table.pk, {}),
+                                             view.filters.get(table.table.pk), secret))
+            originals[key] = f"{_quoted(name.project)}.{_quoted(name.name)}"
+            replacement = exp.Table(this=exp.to_identifier(key))
             alias = node.args.get("alias")
             if alias is not None:
                 replacement.set("alias", alias)
@@ -491,9 +507,13 @@ def _rewritten(plan: _Plan, view: _ReaderView, tenant_id: int) -> _Rewrite:
             _rewrite_target_reads(target, plan.target_reads, view.masks.get(target.table.pk, {}),
                                   view.filters.get(target.table.pk), plan.tree, splicer, secret, changes)
         try:
-            runnable = splicer.generate(plan.tree)
+            marked = plan.tree.sql(dialect=DIALECT, comments=False)
         finally:
             changes.undo()
+        runnable = splicer.filled(marked, splicer.pieces)
+        if plan.normalised is None:
+            # One generation serves both: the same text with each table put back.
+            plan.normalised = splicer.filled(marked, originals)
         rewrite = _Rewrite(runnable, masked, row_filtered, outputs)
         plan.rewrites[signature] = rewrite
         while len(plan.rewrites) > REWRITES_PER_PLAN:
@@ -541,15 +561,17 @@ def _prepared(actor, project: Project, sql: str, now, source_ip, snapshots, down
         raise QueryRefused("Only a SELECT's result can be downloaded.", 0)
     checks = _checks(actor, project, plan.kind, plan.target, plan.reads, plan.writes, now, source_ip, snapshots,
                      download)
-    prepared = Prepared(kind=plan.kind, sql=plan.normalised, runnable="", checks=checks, target=plan.target,
+    prepared = Prepared(kind=plan.kind, sql="", runnable="", checks=checks, target=plan.target,
                         target_known=plan.known.get(plan.target) if plan.target else None, known=plan.known,
                         target_columns=plan.target_columns, lineage=plan.lineage,
                         reads={str(name): sorted(columns) for name, columns in plan.reads.items()},
                         writes={str(plan.target): plan.writes} if plan.target is not None else {}, masked=[],
                         row_filtered=[])
     if prepared.denied:
+        prepared.sql = _normalised(plan)
         return prepared
     rewrite = _rewritten(plan, _reader_view(actor, plan, snapshots, now), project.tenant_id)
+    prepared.sql = _normalised(plan)
     prepared.runnable = rewrite.runnable
     prepared.masked = list(rewrite.masked)
     prepared.row_filtered = list(rewrite.row_filtered)
