@@ -141,6 +141,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 240},
     },
+    # Ends the masking jobs whose worker died or never came, freeing their target names.
+    "masking-jobs-abandoned": {
+        "task": "apps.masking.tasks.masking_jobs_abandoned",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
 }
 
 # --- accounts ----------------------------------------------------------------------------

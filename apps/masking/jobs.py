@@ -36,6 +36,7 @@ entry dropped.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
 import re
@@ -43,6 +44,7 @@ import re
 import psycopg
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps import audit
@@ -225,8 +227,9 @@ def _begin(job_id: int) -> MaskingJob | None:
         if job is None or job.status != MaskingJobStatus.QUEUED:
             return None
         job.status, job.started_at = MaskingJobStatus.RUNNING, timezone.now()
+        job.heartbeat_at = job.started_at
         job.progress, job.progress_message = 0, "Counting rows"
-        job.save(update_fields=["status", "started_at", "progress", "progress_message"])
+        job.save(update_fields=["status", "started_at", "heartbeat_at", "progress", "progress_message"])
     return job
 
 
@@ -247,7 +250,8 @@ def _progress(job: MaskingJob) -> None:
         job.progress = min(99, job.rows_copied * 100 // job.rows_total)
     job.progress_message = f"Copied {job.rows_copied:,} of {job.rows_total:,} rows"
     MaskingJob.objects.filter(pk=job.pk).update(rows_total=job.rows_total, rows_copied=job.rows_copied,
-                                                progress=job.progress, progress_message=job.progress_message)
+                                                progress=job.progress, progress_message=job.progress_message,
+                                                heartbeat_at=timezone.now())
 
 
 def _copy(job: MaskingJob, columns: list[Column], masks: dict, batch_rows: int) -> None:
@@ -350,3 +354,35 @@ def masking_job_run(*, job_id: int, batch_rows: int = BATCH_ROWS) -> str | None:
             _finish(job, MaskingJobStatus.FAILED, error=_first_line(error))
         return MaskingJobStatus.FAILED
     return MaskingJobStatus.SUCCEEDED
+
+
+# --- jobs nobody finishes ----------------------------------------------------------------------
+
+# A running job reports after every batch; one that has not for this long lost its worker (the
+# warehouse rolled its copy back when the connection went). A queued one no worker took this
+# long after it was queued lost its message.
+SILENT_AFTER = datetime.timedelta(minutes=15)
+UNTAKEN_AFTER = datetime.timedelta(hours=1)
+
+
+def masking_jobs_abandoned(*, now=None) -> int:
+    """End the jobs nobody will finish as failed, freeing their target names; returns how
+    many (the beat task runs this)."""
+    now = now or timezone.now()
+    ended = 0
+    with transaction.atomic():
+        stale = (MaskingJob.objects.select_for_update(skip_locked=True)
+                 .filter(Q(status=MaskingJobStatus.RUNNING, heartbeat_at__lt=now - SILENT_AFTER)
+                         | Q(status=MaskingJobStatus.QUEUED, created_at__lt=now - UNTAKEN_AFTER))
+                 .select_related("project"))
+        for job in stale:
+            was = job.status
+            job.status, job.finished_at = MaskingJobStatus.FAILED, now
+            job.error = ("Abandoned: the worker stopped reporting progress." if was == MaskingJobStatus.RUNNING
+                         else "Abandoned: no worker took the job.")
+            job.progress_message = MaskingJobStatus.FAILED.label
+            job.save(update_fields=["status", "finished_at", "error", "progress_message"])
+            audit.record(None, "masking.job_finish", job, project=job.project, channel=Channel.SYSTEM,
+                         details={"job": job.pk, "status": job.status, "error": job.error})
+            ended += 1
+    return ended

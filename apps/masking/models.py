@@ -203,6 +203,8 @@ class MaskingJob(models.Model):
                                      related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written with every progress report: a running job whose worker died stops beating.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     masked_columns = models.JSONField(default=list, blank=True)

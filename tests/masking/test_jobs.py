@@ -1,9 +1,12 @@
 """Static masking jobs: starting and cancelling them (``jobs.masking_job_start`` /
 ``masking_job_cancel``), and the runner called directly (``jobs.masking_job_run``)."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections
+from django.utils import timezone
 
 from apps.audit.models import Event
 from apps.catalog.harvest import warehouse_tables_sync
@@ -325,3 +328,25 @@ def test_a_job_runs_once_however_often_its_task_is_delivered(shop):
     assert jobs.masking_job_run(job_id=job.pk) == MaskingJobStatus.SUCCEEDED
     assert jobs.masking_job_run(job_id=job.pk) is None
     assert events("masking.job_finish").count() == 1
+
+
+def test_jobs_nobody_will_finish_are_ended_as_failed_and_free_their_names(shop):
+    from apps.masking.jobs import SILENT_AFTER, UNTAKEN_AFTER, masking_jobs_abandoned
+
+    now = timezone.now()
+    silent = start(shop, target_name="silent_copy")
+    MaskingJob.objects.filter(pk=silent.pk).update(status=MaskingJobStatus.RUNNING,
+                                                   heartbeat_at=now - SILENT_AFTER - timedelta(minutes=1))
+    untaken = start(shop, target_name="untaken_copy")
+    MaskingJob.objects.filter(pk=untaken.pk).update(created_at=now - UNTAKEN_AFTER - timedelta(minutes=1))
+    beating = start(shop, target_name="beating_copy")
+    MaskingJob.objects.filter(pk=beating.pk).update(status=MaskingJobStatus.RUNNING, heartbeat_at=now)
+    start(shop, target_name="waiting_copy")
+
+    assert masking_jobs_abandoned(now=now) == 2
+    statuses = dict(MaskingJob.objects.values_list("target_name", "status"))
+    assert statuses == {"silent_copy": "failed", "untaken_copy": "failed", "beating_copy": "running",
+                        "waiting_copy": "queued"}
+    assert "stopped reporting" in MaskingJob.objects.get(pk=silent.pk).error
+    assert start(shop, target_name="silent_copy").status == MaskingJobStatus.QUEUED
+    assert masking_jobs_abandoned(now=now) == 0
