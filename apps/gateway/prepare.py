@@ -76,7 +76,7 @@ class Check:
 @dataclass
 class Prepared:
     kind: StatementKind
-    sql: str                       # the statement as the caller wrote it, normalised, no comments
+    sql: str                       # the statement as the gateway understood it: qualified, no comments
     runnable: str                  # what the warehouse runs
     reads: dict[str, list[str]]    # "project.table" -> columns read
     writes: dict[str, list[str]]   # "project.table" -> columns written ([]: whole rows)
