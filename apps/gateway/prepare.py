@@ -35,7 +35,7 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.lineage import lineage as sqlglot_lineage
 from sqlglot.optimizer.qualify_columns import qualify_columns, quote_identifiers, validate_qualify_columns
-from sqlglot.optimizer.scope import Scope, build_scope, traverse_scope
+from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.schema import MappingSchema
 
 from apps.catalog.models import Column, DataSourceKind, Table
@@ -157,12 +157,12 @@ def _qualified_columns(tree: exp.Expression, schema: MappingSchema) -> exp.Expre
     return tree
 
 
-def _scope_reads(tree: exp.Expression, reads: dict[TableName, set[str]], sources: dict[int, TableName],
+def _scope_reads(root: Scope | None, reads: dict[TableName, set[str]], sources: dict[int, TableName],
                  known: dict[TableName, KnownTable]) -> None:
     """Columns read through each scope's physical tables (CTEs and subqueries resolve to the
     tables under them in their own scopes). A whole-row reference (``to_jsonb(c)``,
     ``row_to_json(c.*)``, ``(c).mobile``) reads every column of its table."""
-    for scope in traverse_scope(tree):
+    for scope in (root.traverse() if root is not None else ()):
         every_source = {**scope.sources, **getattr(scope, "lateral_sources", {})}
         for column in scope.columns:
             source = every_source.get(column.table)
@@ -302,6 +302,7 @@ class _Plan:
     versions: dict[str, int]
     # The statement as qualified, for the audit log; made by the first rewrite or on demand.
     normalised: str | None = None
+    root_scope: Scope | None = None
     lineage: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rewrites: OrderedDict = field(default_factory=OrderedDict)
@@ -382,7 +383,8 @@ def _plan_make(project: Project, sql: str, snapshots: SnapshotsOfOneDecision) ->
     target_node = write_target(tree, kind)
     sources = [(node, table_name(node)) for node in physical_tables(tree) if node is not target_node]
     reads: dict[TableName, set[str]] = {}
-    _scope_reads(tree, reads, {id(node): name for node, name in sources}, known)
+    root = build_scope(tree)
+    _scope_reads(root, reads, {id(node): name for node, name in sources}, known)
     target_reads: list[exp.Column] = []
     if kind in (StatementKind.UPDATE, StatementKind.DELETE):
         target_reads = _target_column_reads(tree, target_node, target_known.columns)
@@ -392,7 +394,7 @@ def _plan_make(project: Project, sql: str, snapshots: SnapshotsOfOneDecision) ->
     touched = {project.name} | {name.project for name in known} | ({target.project} if target else set())
     plan = _Plan(kind=kind, tree=tree, target=target, target_node=target_node, known=known,
                  reads=reads, writes=writes, target_columns=target_columns, target_reads=target_reads,
-                 sources=sources, versions=_versions(snapshots, sorted(touched)) or {})
+                 sources=sources, versions=_versions(snapshots, sorted(touched)) or {}, root_scope=root)
     if kind in (StatementKind.CREATE_TABLE_AS, StatementKind.INSERT):
         plan.lineage = _lineage(statement_parse(_normalised(plan)), kind, target, target_columns, known)
     return plan
@@ -482,7 +484,7 @@ def _rewritten(plan: _Plan, view: _ReaderView, tenant_id: int) -> _Rewrite:
             row_filtered.append(str(plan.target))
         outputs = []
         if plan.kind == StatementKind.SELECT and masked:
-            outputs = masked_outputs(plan.tree, {tuple(name.split(".", 2)) for name in masked})
+            outputs = masked_outputs(plan.tree, {tuple(name.split(".", 2)) for name in masked}, plan.root_scope)
         secret = masking_key_secret(tenant=tenant_id) if masked else b""
         if plan.normalised is None and plan.kind in (StatementKind.UPDATE, StatementKind.DELETE):
             # Its rewrite changes more than tables (masked reads, the filtered WHERE): the
@@ -579,11 +581,11 @@ def _prepared(actor, project: Project, sql: str, now, source_ip, snapshots, down
     return prepared
 
 
-def masked_outputs(tree: exp.Expression, masked: set[tuple[str, str, str]]) -> list[bool]:
+def masked_outputs(tree: exp.Expression, masked: set[tuple[str, str, str]], root: Scope | None = None) -> list[bool]:
     """Which output columns of a qualified SELECT carry a masked column's value (``masked``:
     (project, table, column)), through CTEs, subqueries, LATERAL, scalar subqueries, whole-row
     references and set operations."""
-    root = build_scope(tree)
+    root = root or build_scope(tree)
     if root is None or not masked:
         return []
     masked_tables = {(project, table) for project, table, _ in masked}
