@@ -3,12 +3,15 @@ version histories, diffs and rollback reports: ``grant Select on table customers
 user RAM$acme:bob``, ``set LabelSecurity=true``, ``put policy on role analysts``.
 
 A line names what a fact says, not how to type it again: a policy's document is summed up
-by its statements, a grant's condition is shown as its JSON.
+by its statements, a grant's condition is shown as its JSON. The kinds of the higher apps'
+facts are described by what they register in ``hooks.fact_describers``.
 """
 
 from __future__ import annotations
 
 import json
+
+from apps.permissions import hooks
 
 WHITELIST_PROPERTIES = {"ip": "odps.security.ip.whitelist", "vpc": "odps.security.vpc.whitelist"}
 
@@ -92,8 +95,9 @@ _LINES = {
 
 
 def fact_line(fact: dict) -> str:
-    """One fact as one line (an unknown kind as its JSON, so nothing is ever hidden)."""
-    describe = _LINES.get(fact.get("kind"))
+    """One fact as one line: a higher app's kind as its ``hooks.fact_describers`` says, a kind
+    nobody describes as its JSON, so nothing is ever hidden."""
+    describe = _LINES.get(fact.get("kind")) or hooks.fact_describers.get(fact.get("kind"))
     if describe is None:
         return json.dumps(fact, sort_keys=True)
     return describe(fact)

@@ -17,6 +17,10 @@ canonical spelling (``apps.permissions.actions``), times as ISO 8601 UTC strings
 (``2026-11-23T10:00:00Z``) or null. A subject is ``{"user": principal}`` or
 ``{"role": role}``.
 
+Higher apps add kinds of their own through ``hooks.security_fact_providers`` (the masking
+app's rules, unmask grants and row filters: ``apps/masking/facts.py``): they are versioned
+and diffed like these, and ignored by the engine and by rollback.
+
 Kinds::
 
     {"kind": "project", "name", "tenant", "owner": principal, "environment"}            one

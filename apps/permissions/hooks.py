@@ -13,15 +13,34 @@ the security console (the masking app's ``CREATE ROW FILTER``). Each is an objec
   output. It raises ``statements.StatementError`` (with a position) for text that does not
   parse, ``ValidationError`` for invalid input and ``PermissionDenied`` for a refusal, which
   the console reports as it does its own; any of them rolls the statement's changes back.
+
+And the hooks through which higher apps put their own security state into the project's facts
+(``apps.permissions.facts``), so that the versions, their diffs and the rollback report show
+it (the masking app's rules, unmask grants and row filters):
+
+- ``security_fact_providers``: callables ``provider(project) -> list[dict]``, each dict a fact
+  with a ``kind`` of the provider's own (never one of the permissions app's). They are called
+  in the order registered, after the permissions app's own facts, and must return their facts
+  in a stable order, without volatile fields (update times), in a constant number of queries.
+  The engine and the reference evaluator ignore these kinds; a rollback does not restore them;
+- ``fact_describers``: kind -> ``describe(fact) -> str``, the fact as one line for version
+  histories and diffs (without one, a fact shows as its JSON);
+- ``fact_rollback_reasons``: kind -> why a rollback leaves facts of that kind as they are,
+  for the rollback report (for instance where they are changed instead).
 """
+
+from collections.abc import Callable
 
 from django.urls import reverse
 
 from apps import audit
+from apps.permissions import selectors
 from apps.permissions.models import Grant, LabelGrant
-from apps.permissions.selectors import clearances_of
 
 statement_extensions: list = []
+security_fact_providers: list[Callable[..., list[dict]]] = []
+fact_describers: dict[str, Callable[[dict], str]] = {}
+fact_rollback_reasons: dict[str, str] = {}
 
 
 def statement_extension(text: str):
@@ -60,4 +79,5 @@ def member_clearance_badges(*, project, users) -> dict:
     """The project page's member list shows each member's LabelSecurity clearance, linking to
     the labels page where it is set."""
     url = reverse("permissions:security-labels", kwargs={"name": project.name})
-    return {user_id: (f"clearance L{level}", url) for user_id, level in clearances_of(project=project, users=users).items()}
+    levels = selectors.clearances_of(project=project, users=users)
+    return {user_id: (f"clearance L{level}", url) for user_id, level in levels.items()}

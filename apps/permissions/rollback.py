@@ -11,7 +11,9 @@ never drops it and takes its grants with it.
 What can no longer be applied is skipped and reported, never half-applied: a table that is
 gone, a user who was deleted, another project that is gone, a built-in role (built-ins are
 the platform's, never created or dropped), the tenant's IP whitelists (the tenant's, not the
-project's) and the project itself (its owner, its environment).
+project's), the project itself (its owner, its environment), and the facts the higher apps
+provide (``hooks.security_fact_providers``: masking rules...), which only those apps change,
+for the reason they register in ``hooks.fact_rollback_reasons``.
 
 The whole rollback is one transaction with one new version and one audit event.
 """
@@ -29,6 +31,7 @@ from django.utils import timezone
 from apps import audit
 from apps.catalog.models import Column, Table
 from apps.catalog.search import search_documents_refresh
+from apps.permissions import hooks
 from apps.permissions.describe import fact_line, fact_lines
 from apps.permissions.facts import FLAG_DEFAULTS, fact_key, time_parse
 from apps.permissions.models import (
@@ -418,6 +421,12 @@ def _versioned_facts(project: Project) -> list[dict]:
     return [fact for fact in security_facts(project) if fact["kind"] not in UNVERSIONED_KINDS]
 
 
+def _not_rolled_back(kind: str) -> str:
+    if kind == "project":
+        return "the project itself is not rolled back"
+    return hooks.fact_rollback_reasons.get(kind, f"facts of kind {kind} are not rolled back")
+
+
 def _kind_rank(fact: dict) -> int:
     return KIND_ORDER.index(fact["kind"]) if fact["kind"] in KIND_ORDER else len(KIND_ORDER)
 
@@ -454,8 +463,7 @@ def security_rollback(*, actor, project: Project, number: int, request=None) -> 
         apply = getattr(applier, f"{'add' if adding else 'remove'}_{fact['kind']}", None)
         try:
             if apply is None:
-                raise _Unappliable("the project itself is not rolled back" if fact["kind"] == "project"
-                                   else f"facts of kind {fact['kind']} are not rolled back")
+                raise _Unappliable(_not_rolled_back(fact["kind"]))
             apply(fact)
         except _Unappliable as unappliable:
             result.skipped.append(f"{'restore' if adding else 'remove'} {fact_line(fact)}: {unappliable}")

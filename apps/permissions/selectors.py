@@ -11,6 +11,7 @@ from guardian.models import UserObjectPermission
 from guardian.shortcuts import get_users_with_perms
 
 from apps.catalog.models import Column, DataSourceKind, Table
+from apps.permissions import hooks
 from apps.permissions.facts import FLAG_DEFAULTS, time_text
 from apps.permissions.models import (
     Clearance,
@@ -73,7 +74,8 @@ def _principal_names(user_ids) -> dict[int, str]:
 
 
 def security_facts(project: Project) -> list[dict]:
-    """Every fact of ``project``'s security state, in a stable order."""
+    """Every fact of ``project``'s security state, in a stable order: the permissions app's
+    own, then those of the higher apps' ``hooks.security_fact_providers``."""
     facts: list[dict] = [{"kind": "project", "name": project.name, "tenant": project.tenant.name,
                           "owner": project.owner.principal_name, "environment": project.environment}]
     security = project_security(project)
@@ -164,6 +166,8 @@ def security_facts(project: Project) -> list[dict]:
             "package__project__name", "package__name"):
         facts.append({"kind": "package_install", "provider": install.package.project.name,
                       "package": install.package.name})
+    for provider in list(hooks.security_fact_providers):
+        facts.extend(provider(project))
     return facts
 
 
