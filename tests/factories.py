@@ -4,6 +4,7 @@ service exists, so tests see the same side effects (schemas, roles, audit) as th
 import itertools
 
 import factory
+from django.test import Client
 
 from apps.accounts.models import User
 from apps.tenancy import services as tenancy_services
@@ -36,3 +37,11 @@ def make_subaccount(owner: User, username: str | None = None) -> User:
 
 def make_project(owner: User, name: str | None = None, **kwargs):
     return tenancy_services.project_create(actor=owner, name=name or f"project_{next(_sequence)}", **kwargs)
+
+
+def client_for(user) -> Client:
+    """A test client logged in as ``user``, for pages (the API is called with signed clients:
+    ``tests.signing``)."""
+    client = Client()
+    client.force_login(user)
+    return client

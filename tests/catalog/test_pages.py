@@ -10,15 +10,9 @@ from apps.catalog.harvest import harvest_run_execute
 from apps.catalog.models import Column, DataSource, HarvestRun, SensitiveType, Table
 from apps.tenancy import services as tenancy_services
 from tests.catalog.factories import harvest_now
-from tests.factories import make_owner, make_project, make_subaccount
+from tests.factories import client_for, make_owner, make_project, make_subaccount
 
 pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

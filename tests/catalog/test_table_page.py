@@ -2,24 +2,17 @@
 depth and direction; lineage edges entered and removed by hand; the places kept for later."""
 
 import pytest
-from django.test import Client
 
 from apps.audit.models import Event
 from apps.catalog import hooks, lineage, services, views, vocabulary
 from apps.catalog.harvest import harvest_run_execute
 from apps.catalog.models import Column, LineageEdge, LineageOrigin, Table
 from apps.tenancy import services as tenancy_services
-from tests.factories import make_owner, make_project, make_subaccount
+from tests.factories import client_for, make_owner, make_project, make_subaccount
 
 pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
 
 EXTRA_COLUMNS = ", ".join(f"c{n} text" for n in range(1, 9))
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

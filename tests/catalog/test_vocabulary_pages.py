@@ -10,17 +10,11 @@ from apps.catalog import services, vocabulary
 from apps.catalog.models import Category, GlossaryTerm, SensitiveType, Table, Tag
 from apps.tenancy import services as tenancy_services
 from apps.tenancy.models import TenantRoleName
-from tests.factories import make_owner, make_project, make_subaccount
+from tests.factories import client_for, make_owner, make_project, make_subaccount
 
 pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
 
 ADMINS_ONLY = "Only the tenant&#x27;s owner and administrators manage"
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def make_table(project, name="customers"):

@@ -3,24 +3,18 @@
 import re
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from apps.gateway.models import Export
 from tests.conftest import both_databases
+from tests.factories import client_for
 from tests.gateway.world import console, make_shop, run
 
 pytestmark = both_databases
 
 
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_the_download_buttons_give_a_watermarked_file_or_say_why_not():
     shop = make_shop()
-    client = _client(shop.reader)
+    client = client_for(shop.reader)
     url = f"/query/{shop.project.name}/export/"
     denied = client.post(url, {"sql": "select name, mobile from customers", "format": "csv"})
     assert denied.status_code == 403 and "Download from" in denied.content.decode()
@@ -34,7 +28,7 @@ def test_the_download_buttons_give_a_watermarked_file_or_say_why_not():
 def test_an_upload_from_the_page_writes_all_rows_or_names_the_bad_ones():
     shop = make_shop()
     console(shop.owner, shop.project, f"grant update on table orders to user {shop.reader.principal_name}")
-    client = _client(shop.reader)
+    client = client_for(shop.reader)
     url = f"/query/{shop.project.name}/upload/"
     bad = client.post(url, {"table": "orders", "file": SimpleUploadedFile("o.csv", b"id,amount\n80,abc\n")})
     assert "Line 2, column amount: &#x27;abc&#x27; is not a number." in bad.content.decode()
@@ -46,13 +40,13 @@ def test_an_upload_from_the_page_writes_all_rows_or_names_the_bad_ones():
 def test_the_leak_tracing_page_names_the_export_and_is_for_tracers_only():
     shop = make_shop()
     console(shop.owner, shop.project, f"grant download on table customers to user {shop.reader.principal_name}")
-    export = _client(shop.reader).post(f"/query/{shop.project.name}/export/",
+    export = client_for(shop.reader).post(f"/query/{shop.project.name}/export/",
                                        {"sql": "select name, email from customers", "format": "csv"})
     leaked = export.content.decode("utf-8-sig").splitlines()[2]
-    assert _client(shop.stranger).get("/query/leak-trace/").status_code == 403
-    page = _client(shop.owner).post("/query/leak-trace/", {"text": leaked}).content.decode()
+    assert client_for(shop.stranger).get("/query/leak-trace/").status_code == 403
+    page = client_for(shop.owner).post("/query/leak-trace/", {"text": leaked}).content.decode()
     serial = Export.objects.get().pk
     assert re.search(rf"#{serial} \(csv\)", page)
     assert shop.reader.principal_name in page and "mark" in page
-    nothing = _client(shop.owner).post("/query/leak-trace/", {"text": "nothing to see here, at all"}).content.decode()
+    nothing = client_for(shop.owner).post("/query/leak-trace/", {"text": "nothing to see here, at all"}).content.decode()
     assert 'id="leak-none"' in nothing

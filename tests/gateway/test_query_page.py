@@ -11,18 +11,12 @@ from django.test import Client
 
 from apps.audit.models import Event
 from tests.conftest import both_databases
-from tests.factories import make_owner, make_project
+from tests.factories import client_for, make_owner, make_project
 from tests.gateway.world import make_shop, result_grid, run
 
 pytestmark = both_databases
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def url_of(project) -> str:

@@ -7,7 +7,6 @@ from html import unescape
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.audit.models import Event
@@ -18,18 +17,12 @@ from apps.tenancy.roles import WorkspaceRole
 from apps.tenancy.selectors import workspace_role_get
 from apps.tenancy.services import role_assign
 from tests.conftest import both_databases
-from tests.factories import make_owner
+from tests.factories import client_for, make_owner
 from tests.gateway.world import make_shop, result_grid, run
 
 pytestmark = both_databases
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def table_of(project, name: str) -> Table:

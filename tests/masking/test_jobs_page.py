@@ -2,22 +2,15 @@
 htmx while one is going, the start form, and cancel buttons for those who may cancel."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from apps.masking import jobs
 from apps.masking.models import MaskingJob, MaskingJobStatus
 from apps.permissions.selectors import warehouse_tables
-from tests.factories import make_owner, make_project
+from tests.factories import client_for, make_owner, make_project
 from tests.gateway.world import make_shop
 
 pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -2,12 +2,11 @@
 /masking/tenant/, for managers, plain members and other tenants."""
 
 import pytest
-from django.test import Client
 
 from apps.audit.models import Event
 from apps.masking.algorithms import ALGORITHMS
 from apps.masking.models import MaskingRule, UnmaskGrant
-from tests.factories import make_owner
+from tests.factories import client_for, make_owner
 from tests.masking.factories import (
     KEEP_ALGORITHM,
     TEXT_ALGORITHM,
@@ -18,12 +17,6 @@ from tests.masking.factories import (
 )
 
 pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def messages_of(response) -> str:

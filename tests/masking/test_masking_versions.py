@@ -5,7 +5,6 @@ engine decides as it did without them."""
 from datetime import UTC, datetime
 
 import pytest
-from django.test import Client
 from django.utils.html import escape
 
 from apps.masking import services
@@ -17,7 +16,7 @@ from apps.permissions.models import Grant, SecurityState
 from apps.permissions.rollback import security_rollback, version_lines
 from apps.permissions.selectors import security_facts
 from apps.tenancy.services import security_version_bump
-from tests.factories import make_project
+from tests.factories import client_for, make_project
 from tests.masking.factories import KEEP_ALGORITHM, TEXT_ALGORITHM, sensitive_type
 from tests.masking.test_row_filters import row_filter_world
 from tests.permissions.services_world import latest_version
@@ -43,12 +42,6 @@ def mobile_rule(world, **kwargs):
     arguments = {"name": "mobile numbers", "algorithm": KEEP_ALGORITHM, "params": {"first": 3, "last": 2},
                  "project": world.project, "column": world.customers.columns.get(name="mobile"), **kwargs}
     return services.masking_rule_create(actor=world.security, **arguments)
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_creating_changing_and_deleting_a_masking_rule_are_versions_with_their_lines(world):

@@ -2,21 +2,14 @@
 the project, and for security managers the create form, enable/disable and delete."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from apps.masking.models import RowFilter
 from apps.masking.row_filters import row_filter_create
-from tests.factories import make_owner
+from tests.factories import client_for, make_owner
 from tests.masking.test_row_filters import row_filter_world
 
 pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -1,17 +1,10 @@
 """The "check access" page: the decision and its trace as a readable list."""
 
 import pytest
-from django.test import Client
 
-from tests.factories import make_owner
+from tests.factories import client_for, make_owner
 
 pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_owner_sees_the_trace_of_a_members_column_read(column_grant_world):

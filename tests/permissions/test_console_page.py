@@ -2,20 +2,13 @@
 are marked as console events, and the box can be filled from the history."""
 
 import pytest
-from django.test import Client
 
 from apps.audit.models import Event
 from apps.permissions.models import Grant
-from tests.factories import make_owner
+from tests.factories import client_for, make_owner
 from tests.permissions.services_world import make_world
 
 pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_a_statement_posted_from_the_page_runs_and_is_audited_as_a_console_event():

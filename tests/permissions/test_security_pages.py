@@ -5,7 +5,6 @@ access" panel."""
 import json
 
 import pytest
-from django.test import Client
 
 from apps.permissions import services, table_access
 from apps.permissions.models import (
@@ -23,18 +22,12 @@ from apps.permissions.models import (
 from apps.permissions.selectors import project_security, tenant_security
 from apps.tenancy.models import Role, RoleAssignment
 from apps.tenancy.roles import ADMIN
-from tests.factories import make_owner, make_project
+from tests.factories import client_for, make_owner, make_project
 from tests.permissions.services_world import make_world, nothing_changes
 
 pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
 
 PAGES = ("", "grants/", "roles/", "policies/", "labels/", "packages/")
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

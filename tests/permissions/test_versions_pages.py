@@ -2,22 +2,15 @@
 one version with "Preview rollback" and "Roll back"."""
 
 import pytest
-from django.test import Client
 
 from apps.permissions.access import AccessQuestion, access_check
 from apps.permissions.models import Grant, SecurityState
 from apps.tenancy.roles import WorkspaceRole
 from apps.tenancy.selectors import workspace_role_get
 from apps.tenancy.services import role_assign
-from tests.factories import make_owner
+from tests.factories import client_for, make_owner
 
 pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def latest(project) -> int:
