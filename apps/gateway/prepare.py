@@ -84,10 +84,8 @@ class Prepared:
     row_filtered: list[str]        # "project.table" whose rows a filter narrows
     checks: list[Check]
     target: TableName | None = None
-    target_known: KnownTable | None = None
     known: dict[TableName, KnownTable] = field(default_factory=dict)
     lineage: list[tuple[TableName, str, TableName, str]] = field(default_factory=list)
-    target_columns: list[str] = field(default_factory=list)
     masked_outputs: list[bool] = field(default_factory=list)
 
     @property
@@ -221,8 +219,8 @@ def _defines_alias(select: exp.Select, alias: str) -> bool:
 
 class _Splicer:
     """Stands in for pieces of SQL the rewrite inserts as text (masking expressions, whole
-    subqueries): the tree gets an identifier no statement can contain, and the generated SQL
-    gets the piece in its place. The markers carry a random nonce, so a string literal in
+    subqueries): the tree gets an identifier no statement can contain, and ``filled`` puts
+    each piece in its place in the generated SQL. The markers carry a random nonce, so a string literal in
     the caller's SQL cannot spell one."""
 
     def __init__(self):
@@ -234,9 +232,6 @@ class _Splicer:
         key = f"warden_{self._nonce}_{len(self.pieces)}_x"
         self.pieces[key] = text
         return key
-
-    def generate(self, tree: exp.Expression) -> str:
-        return self.filled(tree.sql(dialect=DIALECT, comments=False), self.pieces)
 
     @staticmethod
     def filled(sql: str, pieces: dict[str, str]) -> str:
@@ -275,10 +270,6 @@ def _source_sql(known: KnownTable, columns: list[str], masks: dict, row_filter: 
     if row_filter:
         sql += f" WHERE ({row_filter}) OFFSET 0"
     return f"({sql})"
-
-
-def _context(source_ip: str | None, now) -> RequestContext:
-    return RequestContext(source_ip=source_ip, current_time=now)
 
 
 @dataclass
@@ -563,9 +554,8 @@ def _prepared(actor, project: Project, sql: str, now, source_ip, snapshots, down
         raise QueryRefused("Only a SELECT's result can be downloaded.", 0)
     checks = _checks(actor, project, plan.kind, plan.target, plan.reads, plan.writes, now, source_ip, snapshots,
                      download)
-    prepared = Prepared(kind=plan.kind, sql="", runnable="", checks=checks, target=plan.target,
-                        target_known=plan.known.get(plan.target) if plan.target else None, known=plan.known,
-                        target_columns=plan.target_columns, lineage=plan.lineage,
+    prepared = Prepared(kind=plan.kind, sql="", runnable="", checks=checks, target=plan.target, known=plan.known,
+                        lineage=plan.lineage,
                         reads={str(name): sorted(columns) for name, columns in plan.reads.items()},
                         writes={str(plan.target): plan.writes} if plan.target is not None else {}, masked=[],
                         row_filtered=[])
@@ -707,7 +697,7 @@ def write_checks(*, actor, project: Project, target: TableName, columns: list[st
 
 def _checks(actor, project, kind, target, reads, writes, now, source_ip, snapshots, download) -> list[Check]:
     principal = actor.principal_name
-    context = _context(source_ip, now)
+    context = RequestContext(source_ip=source_ip, current_time=now)
     destination = target.project if target is not None else project.name
     checks: list[Check] = []
 

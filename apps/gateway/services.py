@@ -20,7 +20,7 @@ import decimal
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg
 from psycopg.types.string import TextLoader
@@ -66,7 +66,6 @@ class QueryResult:
     duration_ms: float
     prepared: Prepared
     event_id: int | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def row_count(self) -> int:

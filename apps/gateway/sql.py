@@ -55,8 +55,6 @@ class StatementKind(StrEnum):
     DROP_TABLE = "drop_table"
 
 
-WRITING_KINDS = frozenset({StatementKind.CREATE_TABLE_AS, StatementKind.INSERT, StatementKind.UPDATE,
-                           StatementKind.DELETE})
 DDL_KINDS = frozenset({StatementKind.CREATE_TABLE, StatementKind.CREATE_TABLE_AS, StatementKind.DROP_TABLE})
 
 # Constructs refused wherever they appear, with what to say.
