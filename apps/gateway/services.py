@@ -35,7 +35,7 @@ from apps.catalog.harvest import warehouse_tables_sync
 from apps.catalog.lineage import lineage_edges_record, lineage_labels_inherit
 from apps.catalog.models import Column, Table
 from apps.gateway import limits
-from apps.gateway.prepare import Prepared, statement_prepare
+from apps.gateway.prepare import Check, Prepared, statement_prepare
 from apps.gateway.sql import DDL_KINDS, QueryRefused, StatementKind
 from apps.gateway.warehouse import WAREHOUSE, restricted, schemas_prepared
 from apps.permissions.impact import access_request_as_dict
@@ -43,11 +43,15 @@ from apps.tenancy.models import Project
 
 
 class QueryDenied(Exception):
-    """``authorize`` refused at least one of the statement's checks."""
+    """``authorize`` refused at least one of the checks of a statement or an upload."""
 
-    def __init__(self, prepared: Prepared):
+    def __init__(self, checks: list[Check]):
         super().__init__("Access denied.")
-        self.prepared = prepared
+        self.checks = checks
+
+    @property
+    def denied(self) -> list[Check]:
+        return [check for check in self.checks if not check.decision.allowed]
 
 
 class QueryFailed(Exception):
@@ -72,12 +76,12 @@ class QueryResult:
         return len(self.rows) if self.kind == StatementKind.SELECT else (self.rows_written or 0)
 
 
-def decision_summary(prepared: Prepared) -> dict:
-    """The statement's decision: allowed when every check is, with each check's trace."""
-    denied = prepared.denied
+def decision_summary(checks: list[Check]) -> dict:
+    """The decision of a statement's checks: allowed when every check is, with each check's trace."""
+    denied = [check for check in checks if not check.decision.allowed]
     return {
         "allowed": not denied,
-        "checks": [{"what": check.what, **check.decision.as_dict()} for check in prepared.checks],
+        "checks": [{"what": check.what, **check.decision.as_dict()} for check in checks],
         "denied": [{"what": check.what, "project": check.request.project, "object": check.request.object_name,
                     "action": check.request.action, "columns": list(check.decision.denied_columns),
                     "step": str(check.decision.step), "reason": check.decision.reason} for check in denied],
@@ -133,7 +137,7 @@ def _details(prepared: Prepared) -> dict:
         "masked": prepared.masked,
         "row_filtered": prepared.row_filtered,
         "requests": [access_request_as_dict(check.request) for check in prepared.checks],
-        "decision": decision_summary(prepared),
+        "decision": decision_summary(prepared.checks),
     }
 
 
@@ -268,7 +272,7 @@ def query_run(*, actor, project: Project, sql: str, limit=None, source_ip: str |
         if prepared.denied:
             _record(actor, project, action=action, sql=prepared.sql, text=sql, request=request, channel=channel, decision=AuditDecision.DENY,
                     details=_details(prepared))
-            raise QueryDenied(prepared)
+            raise QueryDenied(prepared.checks)
         try:
             if prepared.kind == StatementKind.SELECT:
                 columns, types, rows, truncated = _select(prepared, limit)

@@ -27,8 +27,8 @@ from apps import audit
 from apps.audit.models import Decision as AuditDecision
 from apps.catalog.models import Column
 from apps.gateway import limits
-from apps.gateway.prepare import Check, known_tables, write_checks
-from apps.gateway.services import QueryDenied, QueryFailed, failure_of
+from apps.gateway.prepare import known_tables, write_checks
+from apps.gateway.services import QueryDenied, decision_summary, failure_of
 from apps.gateway.sql import TableName
 from apps.gateway.warehouse import WAREHOUSE, restricted, schemas_prepared
 from apps.permissions.impact import access_request_as_dict
@@ -176,15 +176,13 @@ def upload_csv(*, actor, project: Project, table_name: str, content: bytes, sour
     with limits.query_slot(actor):
         checks = write_checks(actor=actor, project=project, target=target, columns=header, now=now,
                               source_ip=source_ip)
+        decision = decision_summary(checks)
         details = {"table": str(target), "columns": header, "rows": len(rows),
-                   "requests": [access_request_as_dict(check.request) for check in checks],
-                   "decision": {"allowed": all(check.decision.allowed for check in checks),
-                                "checks": [{"what": check.what, **check.decision.as_dict()} for check in checks]}}
-        denied = [check for check in checks if not check.decision.allowed]
-        if denied:
+                   "requests": [access_request_as_dict(check.request) for check in checks], "decision": decision}
+        if not decision["allowed"]:
             audit.record(actor, "gateway.upload", known.table, project=project, request=request,
                          decision=AuditDecision.DENY, details=details)
-            raise QueryDenied(_Denial(checks))
+            raise QueryDenied(checks)
         statement = (f'INSERT INTO "{target.project}"."{target.name}" ('
                      + ", ".join('"' + column.replace('"', '""') + '"' for column in header)
                      + ") VALUES (" + ", ".join(["%s"] * len(header)) + ")")
@@ -203,14 +201,3 @@ def upload_csv(*, actor, project: Project, table_name: str, content: bytes, sour
                          decision=AuditDecision.ALLOW, details={**details, "failed": str(failure)})
             raise failure from None
     return len(rows)
-
-
-class _Denial:
-    """What QueryDenied carries for an upload: the checks, as for a statement."""
-
-    def __init__(self, checks: list[Check]):
-        self.checks = checks
-
-    @property
-    def denied(self) -> list[Check]:
-        return [check for check in self.checks if not check.decision.allowed]

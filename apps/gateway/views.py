@@ -66,7 +66,7 @@ def _checks(denied: QueryDenied) -> list[dict]:
              "reason": check.decision.reason, "denied_columns": list(check.decision.denied_columns),
              "trace": trace_rows(check.decision),
              "request_url": None if check.decision.allowed else _access_request_url(check)}
-            for check in denied.prepared.checks]
+            for check in denied.checks]
 
 
 def _refusal_outcome(error: Exception, sql: str) -> dict:

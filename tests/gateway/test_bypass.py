@@ -364,7 +364,7 @@ def test_a_project_of_the_same_tenant_without_a_grant_is_denied(shop):
     make_tables(other)
     with pytest.raises(QueryDenied) as denied:
         run(shop.reader, shop.project, f"select mobile from {other.name}.customers")
-    [check] = denied.value.prepared.denied
+    [check] = denied.value.denied
     assert check.what == f"Select on {other.name}.customers"
     assert "no rule allows Select" in check.decision.reason
 
@@ -372,7 +372,7 @@ def test_a_project_of_the_same_tenant_without_a_grant_is_denied(shop):
 def test_a_member_without_grants_is_denied(shop):
     with pytest.raises(QueryDenied) as denied:
         run(shop.stranger, shop.project, "select mobile from customers")
-    assert [check.what for check in denied.value.prepared.denied] == [f"Select on {shop.project.name}.customers"]
+    assert [check.what for check in denied.value.denied] == [f"Select on {shop.project.name}.customers"]
 
 
 # --- statements and functions outside the allow-lists --------------------------------------
@@ -483,7 +483,7 @@ def test_a_subquery_inside_values_needs_select_on_what_it_reads(shop):
         with pytest.raises((QueryDenied, QueryRefused)) as caught:
             run(shop.reader, shop.project, sql)
         if isinstance(caught.value, QueryDenied):
-            assert [check.what for check in caught.value.prepared.denied] == [f"Select on {other.name}.customers"]
+            assert [check.what for check in caught.value.denied] == [f"Select on {other.name}.customers"]
         else:
             assert "subquery inside VALUES" in caught.value.message
 

@@ -27,7 +27,7 @@ def two():
 
 
 def _step(error) -> str:
-    return str(error.value.prepared.denied[0].decision.step)
+    return str(error.value.denied[0].decision.step)
 
 
 def test_without_protection_another_projects_table_is_read_masked(two):

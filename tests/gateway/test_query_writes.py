@@ -47,7 +47,7 @@ def test_create_table_needs_createtable_and_a_denied_create_leaves_nothing():
     shop = make_shop()
     with pytest.raises(QueryDenied) as denied:
         run(shop.reader, shop.project, "create table scratch (a int)")
-    assert denied.value.prepared.denied[0].request.action == "CreateTable"
+    assert denied.value.denied[0].request.action == "CreateTable"
     assert _table(shop.project, "scratch") is None
     event = Event.objects.filter(action="gateway.query", actor=shop.reader).latest("id")
     assert event.decision == "deny" and event.details["kind"] == "create_table"
@@ -107,7 +107,7 @@ def test_no_write_down_stops_labelled_data_flowing_into_a_lower_table():
             f"grant update on table orders to user {shop.reader.principal_name}")
     with pytest.raises(QueryDenied) as denied:
         run(shop.reader, shop.project, "insert into orders select id, id, salary from customers")
-    check = denied.value.prepared.denied[0]
+    check = denied.value.denied[0]
     assert check.request.action == "Update" and check.request.read_level == 3
     assert str(check.decision.step) == "label_security"
     # Data read at a lower level may go there.

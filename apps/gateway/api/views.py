@@ -33,7 +33,7 @@ def result_as_dict(result: QueryResult) -> dict:
         "kind": str(result.kind), "columns": result.columns, "column_types": result.column_types, "rows": result.rows,
         "masked_columns": result.masked_columns, "row_count": result.row_count, "rows_written": result.rows_written,
         "truncated": result.truncated, "duration_ms": result.duration_ms, "event_id": result.event_id,
-        "decision": decision_summary(prepared), "reads": prepared.reads, "writes": prepared.writes,
+        "decision": decision_summary(prepared.checks), "reads": prepared.reads, "writes": prepared.writes,
         "row_filtered": prepared.row_filtered,
     }
 
@@ -61,7 +61,7 @@ def _refusal_response(error: Exception):
         response["Retry-After"] = "60" if "MINUTE" in error.setting else "5"
         return response
     if isinstance(error, QueryDenied):
-        summary = decision_summary(error.prepared)
+        summary = decision_summary(error.checks)
         first = summary["denied"][0]
         return Response({"error": {"code": "access_denied", "message": f"Access denied: {first['what']}: "
                                                                        f"{first['reason']}.", "fields": {}},
