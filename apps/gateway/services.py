@@ -21,6 +21,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 import psycopg
 from psycopg.types.string import TextLoader
@@ -261,35 +262,35 @@ def query_run(*, actor, project: Project, sql: str, limit=None, source_ip: str |
     action = "gateway.export" if download else "gateway.query"
     now = timezone.now()
     started = time.perf_counter()
+    record = partial(_record, actor, project, action=action, text=sql, request=request, channel=channel)
     with limits.query_slot(actor) as slot:
         try:
             prepared = statement_prepare(actor=actor, project=project, sql=sql, now=now, source_ip=source_ip,
                                          download=download)
         except QueryRefused as refusal:
-            _record(actor, project, action=action, sql=sql, text=sql, request=request, channel=channel, decision=AuditDecision.DENY,
-                    details={"refused": refusal.message, "position": refusal.position})
+            record(sql=sql, decision=AuditDecision.DENY,
+                   details={"refused": refusal.message, "position": refusal.position})
             raise
         if prepared.denied:
-            _record(actor, project, action=action, sql=prepared.sql, text=sql, request=request, channel=channel, decision=AuditDecision.DENY,
-                    details=_details(prepared))
+            record(sql=prepared.sql, decision=AuditDecision.DENY, details=_details(prepared))
             raise QueryDenied(prepared.checks)
         try:
             if prepared.kind == StatementKind.SELECT:
                 columns, types, rows, truncated = _select(prepared, limit)
                 result = _result(prepared, columns, types, rows, truncated, None, started)
-                result.event_id = _record(actor, project, action=action, sql=prepared.sql, text=sql, request=request, channel=channel,
-                                          decision=AuditDecision.ALLOW, details=_run_details(result)).pk
+                result.event_id = record(sql=prepared.sql, decision=AuditDecision.ALLOW,
+                                         details=_run_details(result)).pk
             else:
                 with transaction.atomic():
                     written = _write(actor, project, prepared)
                     result = _result(prepared, [], [], [], False, written, started)
-                    result.event_id = _record(actor, project, action=action, sql=prepared.sql, text=sql, request=request, channel=channel,
-                                              decision=AuditDecision.ALLOW, details=_run_details(result)).pk
+                    result.event_id = record(sql=prepared.sql, decision=AuditDecision.ALLOW,
+                                             details=_run_details(result)).pk
         except (DatabaseError, psycopg.Error) as error:
             failure = failure_of(error)
-            _record(actor, project, action=action, sql=prepared.sql, text=sql, request=request, channel=channel, decision=AuditDecision.ALLOW,
-                    details={**_details(prepared), "failed": str(failure),
-                             "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+            record(sql=prepared.sql, decision=AuditDecision.ALLOW,
+                   details={**_details(prepared), "failed": str(failure),
+                            "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
             raise failure from None
         slot.rows = len(result.rows)
     return result
