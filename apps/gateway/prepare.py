@@ -44,6 +44,7 @@ from apps.gateway.sql import (
     statement_parse, table_name, tables_qualified, write_target,
 )
 from apps.masking import algorithms
+from apps.masking.expressions import quoted_identifier, quoted_table
 from apps.masking.row_filters import row_filter_conditions
 from apps.masking.selectors import column_masks_until
 from apps.masking.services import masking_key_secret
@@ -244,10 +245,6 @@ class _Splicer:
         return sql
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _mask_expression(mask, reference: str, data_type: str, secret: bytes) -> str:
     """The masking expression, or NULL where the rule cannot mask this column (a type's rule
     with an algorithm for text, met on a number column): masking fails closed."""
@@ -261,12 +258,12 @@ def _source_sql(known: KnownTable, columns: list[str], masks: dict, row_filter: 
     projections = []
     for column in columns:
         mask = masks.get(column.lower())
-        reference = _quoted(column)
+        reference = quoted_identifier(column)
         if mask is None:
             projections.append(reference)
         else:
             projections.append(f"{_mask_expression(mask, reference, known.columns[column], secret)} AS {reference}")
-    sql = (f"SELECT {', '.join(projections)} FROM {_quoted(known.name.project)}.{_quoted(known.name.name)}")
+    sql = f"SELECT {', '.join(projections)} FROM {quoted_table(known.name.project, known.name.name)}"
     if row_filter:
         sql += f" WHERE ({row_filter}) OFFSET 0"
     return f"({sql})"
@@ -489,7 +486,7 @@ def _rewritten(plan: _Plan, view: _ReaderView, tenant_id: int) -> _Rewrite:
             used = [column for column in table.columns if column in plan.reads.get(name, ())]
             key = splicer.marker(_source_sql(table, used, view.masks.get(table.table.pk, {}),
                                              view.filters.get(table.table.pk), secret))
-            originals[key] = f"{_quoted(name.project)}.{_quoted(name.name)}"
+            originals[key] = quoted_table(name.project, name.name)
             replacement = exp.Table(this=exp.to_identifier(key))
             alias = node.args.get("alias")
             if alias is not None:

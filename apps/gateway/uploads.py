@@ -31,6 +31,7 @@ from apps.gateway.prepare import known_tables, write_checks
 from apps.gateway.services import QueryDenied, decision_summary, failure_of
 from apps.gateway.sql import TableName
 from apps.gateway.warehouse import WAREHOUSE, restricted, schemas_prepared
+from apps.masking.expressions import quoted_identifier, quoted_table
 from apps.permissions.impact import access_request_as_dict
 from apps.tenancy.models import Project
 
@@ -183,8 +184,8 @@ def upload_csv(*, actor, project: Project, table_name: str, content: bytes, sour
             audit.record(actor, "gateway.upload", known.table, project=project, request=request,
                          decision=AuditDecision.DENY, details=details)
             raise QueryDenied(checks)
-        statement = (f'INSERT INTO "{target.project}"."{target.name}" ('
-                     + ", ".join('"' + column.replace('"', '""') + '"' for column in header)
+        statement = (f"INSERT INTO {quoted_table(target.project, target.name)} ("
+                     + ", ".join(quoted_identifier(column) for column in header)
                      + ") VALUES (" + ", ".join(["%s"] * len(header)) + ")")
         try:
             with transaction.atomic(), transaction.atomic(using=WAREHOUSE):

@@ -10,7 +10,8 @@ to object identifiers (``::regclass``), which look objects up in the system cata
 allow-list: a function PostgreSQL adds tomorrow is refused until someone decides otherwise.
 
 Both the gateway (every statement) and row filters (every filter expression) check with
-``expression_refusal``.
+``expression_refusal``. The names Warden writes into such SQL itself (tables, columns) are
+quoted with ``quoted_identifier`` / ``quoted_table``.
 """
 
 from __future__ import annotations
@@ -90,6 +91,15 @@ ALLOWED_CAST_TYPES = frozenset({
     exp.DataType.Type.BIGSERIAL, exp.DataType.Type.SMALLSERIAL, exp.DataType.Type.MONEY,
     exp.DataType.Type.INET,
 })
+
+
+def quoted_identifier(name: str) -> str:
+    """``name`` as a PostgreSQL quoted identifier, whatever characters it holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quoted_table(schema: str, name: str) -> str:
+    return f"{quoted_identifier(schema)}.{quoted_identifier(name)}"
 
 
 def function_name(node: exp.Func) -> str:

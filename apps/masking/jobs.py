@@ -55,6 +55,7 @@ from apps.catalog.harvest import warehouse_tables_sync
 from apps.catalog.lineage import lineage_edges_record, lineage_labels_inherit
 from apps.catalog.models import Column, Table
 from apps.masking.algorithms import algorithm_result_type, mask_sql
+from apps.masking.expressions import quoted_identifier, quoted_table
 from apps.masking.models import MaskingJob, MaskingJobStatus
 from apps.masking.selectors import rule_masks
 from apps.masking.services import masking_key_secret
@@ -77,16 +78,8 @@ class _Cancelled(Exception):
     pass
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _qualified(schema: str, name: str) -> str:
-    return f"{_quoted(schema)}.{_quoted(name)}"
 
 
 # --- starting and cancelling -------------------------------------------------------------------
@@ -235,7 +228,7 @@ def _begin(job_id: int) -> MaskingJob | None:
 
 def _projection(column: Column, mask, secret: bytes) -> tuple[str, str]:
     """The column's expression in the copy and the target column's type."""
-    reference = _quoted(column.name)
+    reference = quoted_identifier(column.name)
     if mask is None:
         return reference, column.data_type
     try:
@@ -257,11 +250,11 @@ def _progress(job: MaskingJob) -> None:
 def _copy(job: MaskingJob, columns: list[Column], masks: dict, batch_rows: int) -> None:
     """Create the target and copy the source into it, batch by batch, in the warehouse
     transaction the caller holds open."""
-    source = _qualified(job.project.schema_name, job.source_table.name)
-    target = _qualified(job.target_project.schema_name, job.target_name)
+    source = quoted_table(job.project.schema_name, job.source_table.name)
+    target = quoted_table(job.target_project.schema_name, job.target_name)
     secret = masking_key_secret(tenant=job.tenant_id) if masks else b""
     projections = [_projection(column, masks.get(column.name.lower()), secret) for column in columns]
-    names = ", ".join(_quoted(column.name) for column in columns)
+    names = ", ".join(quoted_identifier(column.name) for column in columns)
     with connections[WAREHOUSE].cursor() as cursor:
         # No parameters in any statement: quoted names may hold a "%".
         cursor.execute(f"SELECT count(*), pg_relation_size({_literal(source)}::regclass) "
@@ -269,7 +262,7 @@ def _copy(job: MaskingJob, columns: list[Column], masks: dict, batch_rows: int) 
         job.rows_total, pages = cursor.fetchone()
         _progress(job)
         cursor.execute(f"CREATE TABLE {target} ("
-                       + ", ".join(f"{_quoted(column.name)} {kind}" for column, (_, kind) in zip(columns, projections))
+                       + ", ".join(f"{quoted_identifier(column.name)} {kind}" for column, (_, kind) in zip(columns, projections))
                        + ")")
         insert = (f"INSERT INTO {target} ({names}) SELECT "
                   + ", ".join(expression for expression, _ in projections) + f" FROM {source}")

@@ -28,7 +28,7 @@ from sqlglot.tokens import TokenType
 
 from apps import audit
 from apps.catalog.models import Column, Table
-from apps.masking.expressions import expression_refusal
+from apps.masking.expressions import expression_refusal, quoted_table
 from apps.masking.models import RowFilter
 from apps.permissions.selectors import warehouse_tables
 from apps.permissions.statements import StatementError
@@ -202,13 +202,9 @@ def _bare_columns(tree: exp.Expression, table: Table) -> exp.Expression:
     return tree.transform(bare)
 
 
-def _quoted(name: str) -> str:
-    return exp.to_identifier(name, quoted=True).sql(dialect="postgres")
-
-
 def _plan(table: Table, condition: str) -> None:
     """Has PostgreSQL plan the condition over the table, in a savepoint that keeps nothing."""
-    sql = f"EXPLAIN SELECT 1 FROM {_quoted(table.schema)}.{_quoted(table.name)} WHERE {condition}"
+    sql = f"EXPLAIN SELECT 1 FROM {quoted_table(table.schema, table.name)} WHERE {condition}"
     try:
         with transaction.atomic(using="warehouse"), connections["warehouse"].cursor() as cursor:
             cursor.execute(sql)
