@@ -29,16 +29,10 @@ from apps.gateway.sql import DIALECT, QueryRefused, StatementKind
 from apps.permissions.access import trace_rows
 from apps.permissions.console import error_pointer
 from apps.tenancy.models import Project
-from apps.tenancy.selectors import project_get
+from apps.tenancy.selectors import project_or_404
 
 PREVIEW_ROWS = 20
 
-
-def _project_or_404(request, name: str) -> Project:
-    try:
-        return project_get(user=request.user, name=name)
-    except Project.DoesNotExist:
-        raise Http404("No such project.") from None
 
 
 def _table_or_404(request, pk: int) -> Table:
@@ -116,7 +110,7 @@ def query_page(request, project_name: str):
     """One statement at a time, run as the user through the gateway: the rows (masked where
     the user may not see in clear), or why not. ``?sql=`` fills the editor, so a history entry
     is a link that reuses its statement. htmx posts swap the outcome and the history only."""
-    project = _project_or_404(request, project_name)
+    project = project_or_404(user=request.user, name=project_name)
     outcome = None
     if request.method == "POST":
         sql, limit = request.POST.get("sql", ""), request.POST.get("limit", "").strip()
@@ -141,7 +135,7 @@ def _query_context(request, project: Project, sql: str, outcome: dict | None, li
 @require_POST
 def export_download(request, project_name: str):
     """The statement's result as a watermarked CSV or JSON file, or the query page saying why not."""
-    project = _project_or_404(request, project_name)
+    project = project_or_404(user=request.user, name=project_name)
     sql = request.POST.get("sql", "")
     try:
         file = export_run(actor=request.user, project=project, sql=sql, fmt=request.POST.get("format", "csv"),
@@ -158,7 +152,7 @@ def export_download(request, project_name: str):
 @require_POST
 def table_upload(request, project_name: str):
     """A CSV file into a table of the project: all rows or none, with each bad value named."""
-    project = _project_or_404(request, project_name)
+    project = project_or_404(user=request.user, name=project_name)
     table = request.POST.get("table", "").strip()
     upload = request.FILES.get("file")
     try:

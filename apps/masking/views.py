@@ -32,7 +32,7 @@ from apps.masking.models import MaskingRule
 from apps.permissions.selectors import warehouse_tables
 from apps.tenancy.models import Project
 from apps.tenancy.roles import Capability
-from apps.tenancy.selectors import member_list, project_capabilities, project_get, role_list
+from apps.tenancy.selectors import member_list, project_capabilities, project_or_404, role_list
 from apps.tenancy.services import require_capability
 
 UNMASK_DEFAULT_DAYS = 30
@@ -102,12 +102,6 @@ def _back(request, default: str, anchor: str = ""):
         target = default
     return redirect(target + anchor)
 
-
-def _project_or_404(request, name: str) -> Project:
-    try:
-        return project_get(user=request.user, name=name)
-    except Project.DoesNotExist:
-        raise Http404("No such project.") from None
 
 
 def _rules_url(project: Project) -> str:
@@ -189,7 +183,7 @@ def _rule_or_404(request, pk: int, project: Project | None) -> MaskingRule:
 @login_required
 @require_GET
 def rules_page(request, name: str):
-    return _project_page(request, _project_or_404(request, name))
+    return _project_page(request, project_or_404(user=request.user, name=name))
 
 
 @login_required
@@ -219,7 +213,7 @@ def _target(request, project: Project, value: str) -> dict:
 @require_POST
 @forbidden_as_page
 def rule_create(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     services.require_rule_manager(request.user, tenant_id=project.tenant_id, project=project)
     _apply(request, services.masking_rule_create, "Masking rule created.",
            lambda: {"project": project, **_target(request, project, request.POST.get("target", "")),
@@ -231,7 +225,7 @@ def rule_create(request, name: str):
 @require_POST
 @forbidden_as_page
 def rule_update(request, name: str, pk: int):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     rule = _rule_or_404(request, pk, project)
     services.require_rule_manager(request.user, tenant_id=rule.tenant_id, project=project)
     _apply(request, services.masking_rule_update, f"Masking rule {rule.name} saved.",
@@ -243,7 +237,7 @@ def rule_update(request, name: str, pk: int):
 @require_POST
 @forbidden_as_page
 def rule_delete(request, name: str, pk: int):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     rule = _rule_or_404(request, pk, project)
     services.require_rule_manager(request.user, tenant_id=rule.tenant_id, project=project)
     _apply(request, services.masking_rule_delete, f"Masking rule {rule.name} deleted.", lambda: {"rule": rule})
@@ -288,7 +282,7 @@ def _previewed_rule(request, project: Project | None) -> MaskingRule | None:
 @require_POST
 @forbidden_as_page
 def preview(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     services.require_rule_manager(request.user, tenant_id=project.tenant_id, project=project)
     preview_input, rows = _preview(request, tenant_id=project.tenant_id, rule=_previewed_rule(request, project))
     return _project_page(request, project, status=200 if rows is not None else 400, preview=rows,
@@ -333,7 +327,7 @@ def _unmask_form(request, project: Project) -> dict:
 @require_POST
 @forbidden_as_page
 def unmask_create(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     require_capability(request.user, project, Capability.MANAGE_SECURITY)
     _apply(request, services.unmask_grant_create, "Unmask grant given.", lambda: _unmask_form(request, project))
     return redirect(_rules_url(project) + "#unmask")
@@ -343,7 +337,7 @@ def unmask_create(request, name: str):
 @require_POST
 @forbidden_as_page
 def unmask_revoke(request, name: str, pk: int):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     grant = selectors.unmask_grant_list(user=request.user, project=project).filter(pk=pk).first()
     if grant is None:
         raise Http404("No such unmask grant.")

@@ -20,18 +20,12 @@ from apps.masking.models import MaskingJobStatus
 from apps.masking.selectors import masking_job_list
 from apps.permissions.selectors import warehouse_tables
 from apps.tenancy.models import Project
-from apps.tenancy.selectors import project_get, project_list
+from apps.tenancy.selectors import project_list, project_or_404
 
 FORM_FIELDS = ("source_table", "target_project", "target_name")
 # Enough for a page: older jobs stay in the API and the audit log.
 PAGE_JOBS = 50
 
-
-def _project_or_404(request, name: str) -> Project:
-    try:
-        return project_get(user=request.user, name=name)
-    except Project.DoesNotExist:
-        raise Http404("No such project.") from None
 
 
 def _jobs_context(request, project: Project) -> dict:
@@ -55,7 +49,7 @@ def _page(request, project: Project, *, form=None, errors=None, status: int = 20
 @login_required
 @require_GET
 def jobs_page(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     if request.headers.get("HX-Request"):
         return render(request, "masking/_jobs_table.html", _jobs_context(request, project))
     return _page(request, project)
@@ -65,7 +59,7 @@ def jobs_page(request, name: str):
 @require_POST
 @forbidden_as_page
 def job_start(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     form = {field: request.POST.get(field, "").strip() for field in FORM_FIELDS}
     try:
         source_table = warehouse_tables(project).filter(name=form["source_table"]).first()
@@ -88,7 +82,7 @@ def job_start(request, name: str):
 @require_POST
 @forbidden_as_page
 def job_cancel(request, name: str, pk: int):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     job = masking_job_list(user=request.user, project=project).filter(pk=pk).first()
     if job is None:
         raise Http404("No such masking job.")

@@ -21,17 +21,11 @@ from apps.masking import row_filters
 from apps.permissions.selectors import warehouse_tables
 from apps.tenancy.models import Project
 from apps.tenancy.roles import Capability
-from apps.tenancy.selectors import member_list, project_capabilities, project_get, role_list
+from apps.tenancy.selectors import member_list, project_capabilities, project_or_404, role_list
 from apps.tenancy.services import require_capability
 
 FORM_FIELDS = ("table", "name", "subject_kind", "subject", "expression", "description")
 
-
-def _project_or_404(request, name: str) -> Project:
-    try:
-        return project_get(user=request.user, name=name)
-    except Project.DoesNotExist:
-        raise Http404("No such project.") from None
 
 
 def _page(request, project: Project, *, form=None, errors=None, status: int = 200):
@@ -67,14 +61,14 @@ def _back(project: Project):
 @login_required
 @require_GET
 def row_filters_page(request, name: str):
-    return _page(request, _project_or_404(request, name))
+    return _page(request, project_or_404(user=request.user, name=name))
 
 
 @login_required
 @require_POST
 @forbidden_as_page
 def row_filter_create(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     # Refused before the form is read, so a non-manager learns nothing from its errors.
     require_capability(request.user, project, Capability.MANAGE_SECURITY)
     form = {field: request.POST.get(field, "") for field in FORM_FIELDS}
@@ -95,7 +89,7 @@ def row_filter_create(request, name: str):
 @require_POST
 @forbidden_as_page
 def row_filter_enabled_set(request, name: str, pk: int):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     row_filter = _row_filter_or_404(request, project, pk)
     enabled = request.POST.get("enabled") == "true"
     apply_service(request, row_filters.row_filter_update,
@@ -108,7 +102,7 @@ def row_filter_enabled_set(request, name: str, pk: int):
 @require_POST
 @forbidden_as_page
 def row_filter_delete(request, name: str, pk: int):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     row_filter = _row_filter_or_404(request, project, pk)
     apply_service(request, row_filters.row_filter_delete, f"Deleted row filter {row_filter.name}.",
                   row_filter=row_filter)

@@ -21,14 +21,8 @@ from apps.permissions.models import SecurityVersion
 from apps.permissions.selectors import warehouse_tables
 from apps.tenancy.models import Project
 from apps.tenancy.roles import Capability
-from apps.tenancy.selectors import member_list, project_capabilities, project_get
+from apps.tenancy.selectors import member_list, project_capabilities, project_or_404
 
-
-def _project_or_404(request, name: str) -> Project:
-    try:
-        return project_get(user=request.user, name=name)
-    except Project.DoesNotExist:
-        raise Http404("No such project.") from None
 
 
 @login_required
@@ -37,7 +31,7 @@ def _project_or_404(request, name: str) -> Project:
 def access_check_page(request, name: str):
     """"May this principal do that, and why (not)?" The question is in the query string, so
     a decision can be linked to and shared."""
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     may_check_others = bool(access.CHECK_OTHERS & project_capabilities(request.user, project))
     params = request.GET
     principal = params.get("principal") or request.user.principal_name
@@ -88,7 +82,7 @@ def _version_or_404(request, project: Project, number: int):
 @forbidden_as_page
 def version_list_page(request, name: str):
     """Every change to the project's security state, newest first; two picked to compare."""
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     versions = rollback.version_list(user=request.user, project=project).select_related("actor__tenant")
     page = Paginator(versions, VERSIONS_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "permissions/versions.html", {"project": project, "page": page})
@@ -98,7 +92,7 @@ def version_list_page(request, name: str):
 @require_GET
 @forbidden_as_page
 def version_diff_page(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     added = removed = None
     older, newer = request.GET.get("from", ""), request.GET.get("to", "")
     if not (older.isdigit() and newer.isdigit()):
@@ -119,7 +113,7 @@ def version_diff_page(request, name: str):
 def version_page(request, name: str, number: int):
     """One version's change; "Preview rollback" shows who would gain and lose access, "Roll
     back" makes it so."""
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     version = _version_or_404(request, project, number)
     report = None
     if request.method == "POST":
@@ -155,7 +149,7 @@ def console_page(request, name: str):
     """The security console: one statement at a time, run as the user; its output (or the
     error, with a caret under a syntax error) below, and the user's history in the project.
     ``?statement=`` fills the box, so a history entry is a link that reuses its statement."""
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     result = pointer = report = None
     if request.method == "POST":
         text = request.POST.get("statement", "")

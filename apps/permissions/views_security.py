@@ -53,11 +53,10 @@ from apps.permissions.selectors import (
     warehouse_tables,
 )
 from apps.permissions.services import Management
-from apps.permissions.views import _project_or_404
 from apps.tenancy import services as tenancy_services
 from apps.tenancy.models import Project, RoleAssignment, RoleType
 from apps.tenancy.roles import Capability
-from apps.tenancy.selectors import member_list, project_capabilities, role_assignment_get, role_list
+from apps.tenancy.selectors import member_list, project_capabilities, project_or_404, role_assignment_get, role_list
 
 FLAG_DESCRIPTIONS = {
     "CheckPermissionUsingACL": "ACL grants are checked.",
@@ -165,7 +164,7 @@ def _subjects(request, project: Project) -> dict:
 @login_required
 @require_GET
 def security_overview(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     security = project_security(project)
     flags = [{"name": flag, "value": getattr(security, FLAG_FIELDS[flag]), "default": default,
               "description": FLAG_DESCRIPTIONS[flag]} for flag, default in FLAG_DEFAULTS.items()]
@@ -195,7 +194,7 @@ def security_overview(request, name: str):
 @require_POST
 @forbidden_as_page
 def flag_set(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     flag = request.POST.get("name", "")
 
     def parse():
@@ -214,7 +213,7 @@ def flag_set(request, name: str):
 @require_POST
 @forbidden_as_page
 def protection_set(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
 
     def parse():
         return {"project": project, "enabled": request.POST.get("enabled") == "true",
@@ -234,7 +233,7 @@ def _portal_permission_form(request, project: Project) -> dict:
 @require_POST
 @forbidden_as_page
 def portal_permission_assign(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     _apply(request, services.portal_permission_assign, "Permission given.",
            lambda: _portal_permission_form(request, project))
     return _back("security", project, "#portal-permissions")
@@ -244,7 +243,7 @@ def portal_permission_assign(request, name: str):
 @require_POST
 @forbidden_as_page
 def portal_permission_remove(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     _apply(request, services.portal_permission_remove, "Permission taken back.",
            lambda: _portal_permission_form(request, project))
     return _back("security", project, "#portal-permissions")
@@ -254,7 +253,7 @@ def portal_permission_remove(request, name: str):
 @require_POST
 @forbidden_as_page
 def trusted_project_add(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     trusted = request.POST.get("trusted_name", "").strip()
     _apply(request, services.trusted_project_add, f"{trusted} is now a trusted project.",
            lambda: {"project": project, "trusted_name": trusted})
@@ -265,7 +264,7 @@ def trusted_project_add(request, name: str):
 @require_POST
 @forbidden_as_page
 def trusted_project_remove(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     trusted = request.POST.get("trusted_name", "").strip()
     _apply(request, services.trusted_project_remove, f"{trusted} is no longer a trusted project.",
            lambda: {"project": project, "trusted_name": trusted})
@@ -282,7 +281,7 @@ def _whitelist_entries(request) -> dict:
 @require_POST
 @forbidden_as_page
 def ip_whitelist_set(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     _apply(request, services.ip_whitelist_set, "The project's whitelist is saved.",
            lambda: {"project": project, **_whitelist_entries(request)})
     return _back("security", project, "#whitelists")
@@ -292,7 +291,7 @@ def ip_whitelist_set(request, name: str):
 @require_POST
 @forbidden_as_page
 def tenant_ip_whitelist_set(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     _apply(request, services.tenant_ip_whitelist_set, f"The whitelist of tenant {project.tenant.name} is saved.",
            lambda: {"tenant": project.tenant, **_whitelist_entries(request)})
     return _back("security", project, "#whitelists")
@@ -319,7 +318,7 @@ def _grouped(grants: list[Grant], *, by_object: bool) -> list[tuple[str, list[Gr
 def grants_page(request, name: str):
     """The project's grants by subject or by object, filtered by subject, object type and
     object name; the grant form is filled from ``object_type`` and ``object`` too."""
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     params = request.GET
     filters = {}
     try:
@@ -345,7 +344,7 @@ def grants_page(request, name: str):
 @require_POST
 @forbidden_as_page
 def grant_create(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     post = request.POST
 
     def parse():
@@ -373,7 +372,7 @@ def grant_create(request, name: str):
 def grant_revoke(request, name: str, pk: int):
     """Revokes what a grant row holds: its actions on its object (and its columns) from its
     subject, as the revoke statement does."""
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     grant = grant_list(user=request.user, project=project).filter(pk=pk).first()
     if grant is None:
         raise Http404("No such grant.")
@@ -390,7 +389,7 @@ def grant_revoke(request, name: str, pk: int):
 @login_required
 @require_GET
 def roles_page(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     roles = list(role_list(user=request.user, project=project))
     grants_of: dict[int, list[Grant]] = {}
     for grant in grant_list(user=request.user, project=project).filter(role__isnull=False):
@@ -416,7 +415,7 @@ def _role_or_404(request, project: Project, role_name: str):
 @require_POST
 @forbidden_as_page
 def role_create(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     role_name = request.POST.get("name", "").strip()
     _apply(request, tenancy_services.role_create, f"Role {role_name} created.",
            lambda: {"project": project, "name": role_name, "role_type": request.POST.get("role_type", ""),
@@ -428,7 +427,7 @@ def role_create(request, name: str):
 @require_POST
 @forbidden_as_page
 def role_drop(request, name: str, role: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     target = _role_or_404(request, project, role)
     _apply(request, tenancy_services.role_drop, f"Role {target.name} dropped.", lambda: {"role": target})
     return _back("security-roles", project)
@@ -438,7 +437,7 @@ def role_drop(request, name: str, role: str):
 @require_POST
 @forbidden_as_page
 def role_assign(request, name: str, role: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     target = _role_or_404(request, project, role)
 
     def parse():
@@ -454,7 +453,7 @@ def role_assign(request, name: str, role: str):
 @require_POST
 @forbidden_as_page
 def role_unassign(request, name: str, role: str, username: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     target = _role_or_404(request, project, role)
     try:
         assignment = role_assignment_get(user=request.user, role=target, username=username)
@@ -474,7 +473,7 @@ def _pretty(document: str) -> str:
 @login_required
 @require_GET
 def policies_page(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     return _policies(request, project)
 
 
@@ -512,7 +511,7 @@ def _policy_check(project: Project, text: str, scope: str) -> dict:
 def policy_validate(request, name: str):
     """The editor's check as the user types: the document's errors, each starting with the
     JSON path of the bad part, or how many statements it holds. Nothing is stored."""
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     scope = request.POST.get("scope", "project")
     if scope not in ("project", "role", "exception"):
         scope = "project"
@@ -525,7 +524,7 @@ def policy_validate(request, name: str):
 @require_POST
 @forbidden_as_page
 def policy_save(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     key = request.POST.get("role", "")
     role = _role_or_404(request, project, key) if key else None
     document = request.POST.get("document", "")
@@ -549,7 +548,7 @@ def policy_save(request, name: str):
 @login_required
 @require_GET
 def labels_page(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     tables = list(warehouse_tables(project).order_by("name").prefetch_related(
         Prefetch("columns", queryset=Column.objects.live().order_by("ordinal", "name"), to_attr="live_columns")))
     table_levels = dict(TableLabel.objects.filter(table__in=tables).values_list("table_id", "level"))
@@ -574,7 +573,7 @@ def labels_page(request, name: str):
 @require_POST
 @forbidden_as_page
 def table_label_set(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     table_name = request.POST.get("table_name", "")
     _apply(request, services.table_label_set, f"Label of {table_name} set.",
            lambda: {"project": project, "table_name": table_name, "columns": _names(request.POST.get("columns", "")),
@@ -586,7 +585,7 @@ def table_label_set(request, name: str):
 @require_POST
 @forbidden_as_page
 def clearance_set(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     _apply(request, services.clearance_set, "Clearance set.",
            lambda: {"project": project, **_subject(request, project, request.POST.get("subject", "")),
                     "level": _whole_number(request.POST.get("level"), "level", maximum=MAX_LEVEL)})
@@ -602,7 +601,7 @@ def _label_grant_days(value) -> int:
 @require_POST
 @forbidden_as_page
 def label_grant_create(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     _apply(request, services.label_grant_create, "Label granted.",
            lambda: {"project": project, **_subject(request, project, request.POST.get("subject", "")),
                     "table_name": request.POST.get("table_name", ""),
@@ -617,7 +616,7 @@ def label_grant_create(request, name: str):
 @require_POST
 @forbidden_as_page
 def label_grant_revoke(request, name: str, pk: int):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     grant = label_grant_list(user=request.user, project=project).filter(pk=pk).first()
     if grant is None:
         raise Http404("No such label grant.")
@@ -632,7 +631,7 @@ def label_grant_revoke(request, name: str, pk: int):
 @require_POST
 @forbidden_as_page
 def label_grants_clear_expired(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     _apply(request, services.label_grants_clear_expired, "Expired label grants cleared.",
            lambda: {"project": project})
     return _back("security-labels", project, "#label-grants")
@@ -643,7 +642,7 @@ def label_grants_clear_expired(request, name: str):
 @login_required
 @require_GET
 def packages_page(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     installed = {install.package_id for install in package_install_list(user=request.user, project=project)}
     installable = [allowance for allowance in PackageAllowance.objects.filter(consumer=project)
                    .select_related("package__project").order_by("package__project__name", "package__name")
@@ -667,7 +666,7 @@ def _package_or_404(request, project: Project, package_name: str):
 @require_POST
 @forbidden_as_page
 def package_create(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     package_name = request.POST.get("name", "").strip()
     _apply(request, services.package_create, f"Package {package_name} created.",
            lambda: {"project": project, "name": package_name})
@@ -678,7 +677,7 @@ def package_create(request, name: str):
 @require_POST
 @forbidden_as_page
 def package_object_add(request, name: str, package: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     target = _package_or_404(request, project, package)
     object_name = request.POST.get("object_name", "").strip()
     _apply(request, services.package_object_add, f"{object_name} added to {target.name}.",
@@ -691,7 +690,7 @@ def package_object_add(request, name: str, package: str):
 @require_POST
 @forbidden_as_page
 def package_object_remove(request, name: str, package: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     target = _package_or_404(request, project, package)
     object_name = request.POST.get("object_name", "").strip()
     _apply(request, services.package_object_remove, f"{object_name} removed from {target.name}.",
@@ -704,7 +703,7 @@ def package_object_remove(request, name: str, package: str):
 @require_POST
 @forbidden_as_page
 def package_allow(request, name: str, package: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     target = _package_or_404(request, project, package)
     consumer = request.POST.get("consumer_name", "").strip()
     _apply(request, services.package_allow, f"{consumer} may install {target.name}.",
@@ -718,7 +717,7 @@ def package_allow(request, name: str, package: str):
 @require_POST
 @forbidden_as_page
 def package_disallow(request, name: str, package: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     target = _package_or_404(request, project, package)
     consumer = request.POST.get("consumer_name", "").strip()
     _apply(request, services.package_disallow, f"{consumer} may no longer install {target.name}.",
@@ -730,7 +729,7 @@ def package_disallow(request, name: str, package: str):
 @require_POST
 @forbidden_as_page
 def package_drop(request, name: str, package: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     target = _package_or_404(request, project, package)
     _apply(request, services.package_drop, f"Package {target.name} dropped.", lambda: {"package": target})
     return _back("security-packages", project)
@@ -740,7 +739,7 @@ def package_drop(request, name: str, package: str):
 @require_POST
 @forbidden_as_page
 def package_install(request, name: str):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     provider, _, package_name = request.POST.get("package", "").strip().partition(".")
     _apply(request, services.package_install, f"Package {provider}.{package_name} installed.",
            lambda: {"consumer": project, "provider_name": provider, "package_name": package_name})
@@ -751,7 +750,7 @@ def package_install(request, name: str):
 @require_POST
 @forbidden_as_page
 def package_uninstall(request, name: str, pk: int):
-    project = _project_or_404(request, name)
+    project = project_or_404(user=request.user, name=name)
     install = package_install_list(user=request.user, project=project).filter(pk=pk).first()
     if install is None:
         raise Http404("No such installed package.")

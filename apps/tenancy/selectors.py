@@ -5,6 +5,7 @@ and every list makes a constant number of queries."""
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
+from django.http import Http404
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch, Q, QuerySet
 from guardian.models import UserObjectPermission
@@ -152,6 +153,14 @@ def project_get(*, user, name: str) -> Project:
     """The project named ``name`` if ``user`` may see it; Project.DoesNotExist otherwise, so
     another tenant's project looks exactly like a missing one."""
     return project_list(user=user).get(name=name)
+
+
+def project_or_404(*, user, name: str) -> Project:
+    """``project_get`` for pages and API views: Http404 where the project is not to be seen."""
+    try:
+        return project_get(user=user, name=name)
+    except Project.DoesNotExist:
+        raise Http404("No such project.") from None
 
 
 def member_list(*, user, project: Project, include_removed: bool = False) -> QuerySet[Membership]:

@@ -21,12 +21,6 @@ from apps.tenancy.roles import ROLE_CAPABILITIES, WORKSPACE_ROLE_PRIVILEGES, Cap
 User = get_user_model()
 
 
-def _project_or_404(request, name: str) -> Project:
-    try:
-        return selectors.project_get(user=request.user, name=name)
-    except Project.DoesNotExist:
-        raise Http404("No such project.") from None
-
 
 # --- projects ----------------------------------------------------------------------------
 
@@ -51,7 +45,7 @@ def project_switch(request):
     name = request.GET.get("project", "")
     if not name:
         return redirect("tenancy:project-list")
-    return redirect("tenancy:project-detail", name=_project_or_404(request, name).name)
+    return redirect("tenancy:project-detail", name=selectors.project_or_404(user=request.user, name=name).name)
 
 
 @login_required
@@ -66,7 +60,7 @@ def project_create(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            prod_project = _project_or_404(request, data["prod_project"]) if data["prod_project"] else None
+            prod_project = selectors.project_or_404(user=request.user, name=data["prod_project"]) if data["prod_project"] else None
             project = services.project_create(
                 actor=request.user, name=data["name"], environment=data["environment"],
                 description=data["description"], prod_project=prod_project, request=request,
@@ -98,7 +92,7 @@ def _workspace_role_guide(project: Project) -> list[dict]:
 @login_required
 @require_GET
 def project_detail(request, name: str):
-    project = _project_or_404(request, name)
+    project = selectors.project_or_404(user=request.user, name=name)
     capabilities = selectors.project_capabilities(request.user, project)
     members = list(selectors.member_list(user=request.user, project=project))
     badges = hooks.badges_of_members(project=project, users=[membership.user for membership in members])
@@ -129,7 +123,7 @@ def _back_to(project: Project):
 @require_POST
 @forbidden_as_page
 def project_update(request, name: str):
-    project = _project_or_404(request, name)
+    project = selectors.project_or_404(user=request.user, name=name)
     form = forms.ProjectUpdateForm(request.POST)
     if form.is_valid():
         apply_service(request, services.project_update, "Description saved.", project=project,
@@ -141,7 +135,7 @@ def project_update(request, name: str):
 @require_POST
 @forbidden_as_page
 def member_add(request, name: str):
-    project = _project_or_404(request, name)
+    project = selectors.project_or_404(user=request.user, name=name)
     form = forms.UsernameForm(request.POST)
     if not form.is_valid():
         messages.error(request, form_errors(form))
@@ -161,7 +155,7 @@ def member_add(request, name: str):
 @require_POST
 @forbidden_as_page
 def member_remove(request, name: str, username: str):
-    project = _project_or_404(request, name)
+    project = selectors.project_or_404(user=request.user, name=name)
     try:
         membership = selectors.membership_get(user=request.user, project=project, username=username)
     except Membership.DoesNotExist:
@@ -176,7 +170,7 @@ def member_remove(request, name: str, username: str):
 @require_POST
 @forbidden_as_page
 def role_create(request, name: str):
-    project = _project_or_404(request, name)
+    project = selectors.project_or_404(user=request.user, name=name)
     form = forms.RoleCreateForm(request.POST)
     if not form.is_valid():
         messages.error(request, form_errors(form))
@@ -197,7 +191,7 @@ def _role_or_404(request, project: Project, role_name: str) -> Role:
 @require_POST
 @forbidden_as_page
 def role_drop(request, name: str, role: str):
-    project = _project_or_404(request, name)
+    project = selectors.project_or_404(user=request.user, name=name)
     role_obj = _role_or_404(request, project, role)
     apply_service(request, services.role_drop, f"Role {role_obj.name} dropped.", role=role_obj)
     return _back_to(project)
@@ -207,7 +201,7 @@ def role_drop(request, name: str, role: str):
 @require_POST
 @forbidden_as_page
 def role_assign(request, name: str):
-    project = _project_or_404(request, name)
+    project = selectors.project_or_404(user=request.user, name=name)
     form = forms.RoleAssignForm(request.POST)
     if not form.is_valid():
         messages.error(request, form_errors(form))
@@ -227,7 +221,7 @@ def role_assign(request, name: str):
 @require_POST
 @forbidden_as_page
 def role_unassign(request, name: str, role: str, username: str):
-    project = _project_or_404(request, name)
+    project = selectors.project_or_404(user=request.user, name=name)
     role_obj = _role_or_404(request, project, role)
     try:
         assignment = selectors.role_assignment_get(user=request.user, role=role_obj, username=username)

@@ -4,7 +4,7 @@ Not a RestrictedViewSet: its dispatch rolls back everything of a request answere
 error, and a refused or denied statement must stay in the audit log."""
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -22,9 +22,8 @@ from apps.gateway.exports import export_run, leak_trace
 from apps.gateway.limits import LimitExceeded
 from apps.gateway.services import QueryDenied, QueryFailed, QueryResult, decision_summary, query_run
 from apps.gateway.sql import QueryRefused
-from apps.tenancy import selectors as tenancy_selectors
 from apps.tenancy.api.views import PROJECT_PARAMETER
-from apps.tenancy.models import Project
+from apps.tenancy.selectors import project_or_404
 
 
 def result_as_dict(result: QueryResult) -> dict:
@@ -37,12 +36,6 @@ def result_as_dict(result: QueryResult) -> dict:
         "row_filtered": prepared.row_filtered,
     }
 
-
-def _project(request, project_name: str) -> Project:
-    try:
-        return tenancy_selectors.project_get(user=request.user, name=project_name)
-    except Project.DoesNotExist:
-        raise Http404 from None
 
 
 def _refusal_response(error: Exception):
@@ -76,7 +69,7 @@ class QueryView(APIView):
     @extend_schema(summary="Run one statement through the gateway: checked, masked, audited",
                    parameters=[PROJECT_PARAMETER], request=QuerySerializer, responses=QueryResultSerializer)
     def post(self, request, project_name: str):
-        project = _project(request, project_name)
+        project = project_or_404(user=request.user, name=project_name)
         params = QuerySerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:
@@ -93,7 +86,7 @@ class ExportView(APIView):
                    parameters=[PROJECT_PARAMETER], request=ExportRequestSerializer,
                    responses={(200, "text/csv"): bytes, (200, "application/json"): bytes})
     def post(self, request, project_name: str):
-        project = _project(request, project_name)
+        project = project_or_404(user=request.user, name=project_name)
         params = ExportRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:
@@ -127,7 +120,7 @@ class UploadView(APIView):
                    parameters=[PROJECT_PARAMETER], request={"multipart/form-data": UploadSerializer},
                    responses={200: dict})
     def post(self, request, project_name: str, table_name: str):
-        project = _project(request, project_name)
+        project = project_or_404(user=request.user, name=project_name)
         params = UploadSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:

@@ -30,10 +30,7 @@ class ProjectSecurityViewSet(RestrictedViewSet):
     queryset = Project.objects.all()
 
     def project(self) -> Project:
-        try:
-            return tenancy_selectors.project_get(user=self.request.user, name=self.kwargs["project_name"])
-        except Project.DoesNotExist:
-            raise Http404 from None
+        return tenancy_selectors.project_or_404(user=self.request.user, name=self.kwargs["project_name"])
 
     @extend_schema(summary="Check an access: the engine's decision with its trace", parameters=[PROJECT_PARAMETER],
                    request=serializers.AccessCheckSerializer, responses=serializers.DecisionSerializer)
@@ -71,10 +68,7 @@ class SecurityVersionViewSet(RestrictedViewSet):
     serializer_class = serializers.SecurityVersionSerializer
 
     def project(self) -> Project:
-        try:
-            return tenancy_selectors.project_get(user=self.request.user, name=self.kwargs["project_name"])
-        except Project.DoesNotExist:
-            raise Http404 from None
+        return tenancy_selectors.project_or_404(user=self.request.user, name=self.kwargs["project_name"])
 
     def version(self, project: Project) -> SecurityVersion:
         try:
