@@ -48,6 +48,18 @@ def _tenant_id_of(actor, target, project):
     return None
 
 
+def _storable(value):
+    """``value`` with every NUL character written as ``\\0``: PostgreSQL's JSON cannot hold NUL,
+    and details may quote what a user typed (a refused statement)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\0") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {key: _storable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(item) for item in value]
+    return value
+
+
 def event_record(*, actor, action, target, project=None, decision=None, details=None, request=None,
                  channel=None) -> Event:
     """Write one audit event in the caller's transaction and seal it into its tenant's
@@ -70,7 +82,7 @@ def event_record(*, actor, action, target, project=None, decision=None, details=
         target_id=target_id,
         target_repr=target_repr,
         decision=decision or "",
-        details=details or {},
+        details=_storable(details or {}),
     )
     from apps.audit.chain import schedule_seal
 

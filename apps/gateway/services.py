@@ -124,8 +124,7 @@ def _record(actor, project: Project, *, sql: str, text: str, request, channel, d
             action: str = "gateway.query"):
     """``sql`` is the statement as the gateway understood it (names qualified, no comments);
     ``text`` as the caller wrote it."""
-    # PostgreSQL's JSON cannot hold NUL, which a refused statement may contain.
-    details = {"sql": sql[:20_000].replace("\x00", "\\0"), "text": text[:20_000].replace("\x00", "\\0"), **details}
+    details = {"sql": sql[:20_000], "text": text[:20_000], **details}
     return audit.record(actor, action, project, project=project, request=request, decision=decision,
                         details=details, channel=channel)
 

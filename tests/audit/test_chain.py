@@ -195,3 +195,12 @@ def test_a_subaccounts_events_join_the_tenants_chain():
     chain.seal_all_pending()
     actions = list(Event.objects.filter(tenant_id=owner.tenant_id).order_by("chain_seq").values_list("action", flat=True))
     assert actions[-1] == "test.by_member" and len(actions) == 3
+
+
+def test_a_nul_character_in_details_is_stored_escaped_and_the_chain_verifies():
+    owner = make_owner()
+    event = audit.record(owner, "test.nul", owner, details={"text": "select 1\x00", "nested": [{"x": "\x00"}]})
+    event.refresh_from_db()
+    assert event.details == {"text": "select 1\\0", "nested": [{"x": "\\0"}]}
+    assert chain.seal_chain(owner.tenant_id) >= 1
+    assert chain.verify_chain(owner.tenant_id).ok
